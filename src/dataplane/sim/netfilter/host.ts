@@ -1,0 +1,385 @@
+import { formatIp } from "../../../core/ip.ts";
+import type { Rng } from "../../../core/rng.ts";
+import type { ConntrackEntry, CtDir, CtState } from "../../../model/conntrack.ts";
+import type { Rule, TableName } from "../../../model/netfilter/ruleset.ts";
+import type { Packet } from "../../../model/packet.ts";
+import type { ConntrackTable } from "../conntrack/table.ts";
+import type { CompiledRuleset } from "./compile.ts";
+import type { EngineState, Env, Hook, HostAddresses } from "./env.ts";
+import { type Binding, chooseDnat, chooseSnat } from "./nat.ts";
+import { type RuleHit, runTable, type TableResult } from "./run-table.ts";
+
+/**
+ * One host's netfilter pipeline for one packet: the hooks and tables in the kernel's order
+ * (net/ipv4/ip_input.c, ip_forward.c, ip_output.c; priorities in netfilter_ipv4.h), conntrack after
+ * raw, NAT decided on a connection's first packet and replayed from its entry afterwards, and the
+ * routing decision between PREROUTING and INPUT/FORWARD.
+ */
+
+/** Tables of each hook, by priority: raw -300, mangle -150, nat (DNAT) -100, filter 0, security 50, nat (SNAT) 100. */
+const HOOK_TABLES: Readonly<Record<Hook, readonly TableName[]>> = {
+  PREROUTING: ["raw", "mangle", "nat"],
+  INPUT: ["mangle", "filter", "security", "nat"],
+  FORWARD: ["mangle", "filter", "security"],
+  OUTPUT: ["raw", "mangle", "nat", "filter", "security"],
+  POSTROUTING: ["mangle", "nat"],
+};
+
+export interface HostStep {
+  readonly kind: "table" | "conntrack" | "nat" | "route" | "verdict" | "note";
+  readonly hook?: Hook;
+  readonly table?: TableName;
+  readonly text: string;
+  readonly hits?: readonly RuleHit[];
+}
+
+export interface Uncertainty {
+  readonly line: number;
+  readonly chain: string;
+  readonly reason: string;
+}
+
+export interface NatChange {
+  readonly from: { readonly addr: string; readonly port: number };
+  readonly to: { readonly addr: string; readonly port: number };
+  readonly by: string;
+}
+
+export interface HostTraversal {
+  readonly verdict: "ACCEPT" | "DROP" | "REJECT";
+  /** Where an accepted packet went: to a local socket, forwarded, or sent out by the host. */
+  readonly disposition: "local" | "forward" | "output" | "dropped" | "rejected";
+  readonly rejectWith: string | null;
+  readonly stoppedAt: { readonly hook: Hook; readonly table: TableName | null } | null;
+  readonly packet: Packet;
+  readonly outIface: string | null;
+  readonly dnat: NatChange | null;
+  readonly snat: NatChange | null;
+  readonly ctState: CtState;
+  readonly conntrack: ConntrackEntry | null;
+  readonly steps: readonly HostStep[];
+  readonly hits: readonly RuleHit[];
+  readonly uncertain: readonly Uncertainty[];
+}
+
+export interface HostInput {
+  readonly packet: Packet;
+  /** Receiving interface; null for a packet the host itself sends (starts at OUTPUT). */
+  readonly inIface: string | null;
+  /** Interface a forwarded or sent packet leaves by. */
+  readonly outIface: string | null;
+  readonly physIn?: string | null;
+  readonly physOut?: string | null;
+}
+
+export interface HostContext {
+  readonly rules: CompiledRuleset;
+  readonly host: HostAddresses;
+  readonly conntrack: ConntrackTable;
+  readonly state: EngineState;
+  readonly now: number;
+  readonly rng: Rng;
+  /** net.ipv4.ip_forward; a node forwarding pod traffic has it on. */
+  readonly forwarding?: boolean;
+  readonly choose: (stored: number, rule: Rule) => boolean;
+}
+
+export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal {
+  const p: Packet = { ...input.packet };
+  const steps: HostStep[] = [];
+  const hits: RuleHit[] = [];
+  const uncertain: Uncertainty[] = [];
+  const fam = p.family;
+  const local = input.inIface === null;
+  let dnat: NatChange | null = null;
+  let snat: NatChange | null = null;
+  let outIface: string | null = input.outIface;
+
+  const env: Env = {
+    hook: local ? "OUTPUT" : "PREROUTING",
+    inIface: input.inIface,
+    outIface: local ? outIface : null,
+    physIn: input.physIn ?? null,
+    physOut: input.physOut ?? null,
+    ct: null,
+    ctDir: "ORIGINAL",
+    ctState: "INVALID",
+    untracked: false,
+    now: ctx.now,
+    host: ctx.host,
+    choose: ctx.choose,
+    uncertain: (rule, reason) => {
+      if (!uncertain.some((u) => u.line === rule.line && u.chain === rule.chain && u.reason === reason)) {
+        uncertain.push({ line: rule.line, chain: rule.chain, reason });
+      }
+    },
+    state: ctx.state,
+  };
+
+  const addrPort = (addr: number | bigint, port: number) => ({ addr: formatIp(fam, addr), port });
+  let dstManipDone = false;
+  let srcManipDone = false;
+
+  const finish = (
+    verdict: HostTraversal["verdict"],
+    disposition: HostTraversal["disposition"],
+    stoppedAt: HostTraversal["stoppedAt"],
+    rejectWith: string | null = null,
+  ): HostTraversal => {
+    steps.push({ kind: "verdict", text: verdictText(verdict, disposition, stoppedAt, outIface) });
+    return {
+      verdict,
+      disposition,
+      rejectWith,
+      stoppedAt,
+      packet: p,
+      outIface: disposition === "forward" || disposition === "output" ? outIface : null,
+      dnat,
+      snat,
+      ctState: env.untracked ? "UNTRACKED" : env.ctState,
+      conntrack: env.ct,
+      steps,
+      hits,
+      uncertain,
+    };
+  };
+
+  /** NAT of an established connection: rewrite from the entry (nf_nat_packet). */
+  const replayNat = (manip: "dst" | "src") => {
+    const ct = env.ct;
+    if (!ct) return;
+    const original = env.ctDir === "ORIGINAL";
+    if (manip === "dst") {
+      // Original direction: apply DNAT. Reply direction: undo SNAT.
+      const applies = original ? ct.status.dstNat : ct.status.srcNat;
+      if (!applies) return;
+      const from = addrPort(p.dst, p.dport);
+      p.dst = original ? ct.reply.src : ct.orig.src;
+      p.dport = original ? ct.reply.sport : ct.orig.sport;
+      const change = {
+        from,
+        to: addrPort(p.dst, p.dport),
+        by: `conntrack entry (${original ? "DNAT" : "reverse SNAT"})`,
+      };
+      if (original) dnat = change;
+      steps.push({
+        kind: "nat",
+        text: `destination ${from.addr}:${from.port} -> ${change.to.addr}:${change.to.port} from the ${change.by}`,
+      });
+    } else {
+      const applies = original ? ct.status.srcNat : ct.status.dstNat;
+      if (!applies) return;
+      const from = addrPort(p.src, p.sport);
+      p.src = original ? ct.reply.dst : ct.orig.dst;
+      p.sport = original ? ct.reply.dport : ct.orig.dport;
+      const change = {
+        from,
+        to: addrPort(p.src, p.sport),
+        by: `conntrack entry (${original ? "SNAT" : "reverse DNAT"})`,
+      };
+      if (original) snat = change;
+      steps.push({
+        kind: "nat",
+        text: `source ${from.addr}:${from.port} -> ${change.to.addr}:${change.to.port} from the ${change.by}`,
+      });
+    }
+  };
+
+  /** Runs a hook's tables; returns a terminal traversal or null to go on. */
+  const runHook = (hook: Hook, tables: readonly TableName[] = HOOK_TABLES[hook]): HostTraversal | null => {
+    env.hook = hook;
+    for (const table of tables) {
+      if (table === "nat") {
+        const isDnatHook = hook === "PREROUTING" || hook === "OUTPUT";
+        const done = isDnatHook ? dstManipDone : srcManipDone;
+        if (env.untracked || !env.ct) continue; // NAT needs a conntrack entry
+        if (done || env.ct.status.confirmed) {
+          if (!done) replayNat(isDnatHook ? "dst" : "src");
+          if (isDnatHook) dstManipDone = true;
+          else srcManipDone = true;
+          continue;
+        }
+      }
+      if (!ctx.rules.tables.has(table)) continue;
+      const tableHits: RuleHit[] = [];
+      const result: TableResult = runTable(ctx.rules, table, hook, p, env, { hit: (h) => tableHits.push(h) });
+      hits.push(...tableHits);
+      steps.push({ kind: "table", hook, table, text: `${table} ${hook}`, hits: tableHits });
+      if (result.verdict === "DROP") return finish("DROP", "dropped", { hook, table });
+      if (result.verdict === "REJECT")
+        return finish("REJECT", "rejected", { hook, table }, result.reject ?? null);
+      if (table === "nat") {
+        const isDnatHook = hook === "PREROUTING" || hook === "OUTPUT";
+        if (isDnatHook) dstManipDone = true;
+        else srcManipDone = true;
+        if (result.verdict === "NAT") {
+          const stop = applyNat(result, hook, isDnatHook);
+          if (stop) return stop;
+        }
+      }
+    }
+    return null;
+  };
+
+  const applyNat = (
+    result: Extract<TableResult, { verdict: "NAT" }>,
+    hook: Hook,
+    isDnatHook: boolean,
+  ): HostTraversal | null => {
+    const ct = env.ct as ConntrackEntry;
+    const t = result.target;
+    const natCtx = {
+      rng: ctx.rng,
+      isTaken: (reply: Parameters<ConntrackTable["isTupleTaken"]>[0]) =>
+        ctx.conntrack.isTupleTaken(reply, ct),
+    };
+    const wantsDst = t.kind === "DNAT" || t.kind === "REDIRECT";
+    if (wantsDst !== isDnatHook) {
+      env.uncertain(
+        result.rule.rule,
+        `-j ${t.kind} is not valid in nat ${hook}; the kernel refuses this ruleset`,
+      );
+      return null;
+    }
+    let binding: Binding | null;
+    if (isDnatHook) {
+      const redirectTo =
+        hook === "OUTPUT" ? (fam === 4 ? 0x7f000001 : 1n) : ctx.host.addressOf(fam, input.inIface);
+      binding = chooseDnat(ct, p, t, redirectTo, natCtx);
+    } else {
+      binding = chooseSnat(ct, p, t, ctx.host.addressOf(fam, outIface), natCtx);
+    }
+    const where = `${result.rule.rule.chain} line ${result.rule.rule.line}`;
+    if (!binding) {
+      steps.push({
+        kind: "nat",
+        text: `${t.kind} found no address or free port (${where}); the packet is dropped`,
+      });
+      return finish("DROP", "dropped", { hook, table: "nat" });
+    }
+    if (isDnatHook) {
+      const from = addrPort(p.dst, p.dport);
+      ctx.conntrack.setReply(ct, { ...ct.reply, src: binding.addr, sport: binding.port }, "DNAT");
+      p.dst = binding.addr;
+      p.dport = binding.port;
+      dnat = { from, to: addrPort(p.dst, p.dport), by: `${t.kind} (${where})` };
+      steps.push({
+        kind: "nat",
+        text: `${t.kind}: destination ${from.addr}:${from.port} -> ${dnat.to.addr}:${dnat.to.port}`,
+      });
+    } else {
+      const from = addrPort(p.src, p.sport);
+      ctx.conntrack.setReply(ct, { ...ct.reply, dst: binding.addr, dport: binding.port }, "SNAT");
+      p.src = binding.addr;
+      p.sport = binding.port;
+      snat = { from, to: addrPort(p.src, p.sport), by: `${t.kind} (${where})` };
+      steps.push({
+        kind: "nat",
+        text: `${t.kind}: source ${from.addr}:${from.port} -> ${snat.to.addr}:${snat.to.port}`,
+      });
+    }
+    return null;
+  };
+
+  const track = () => {
+    if (env.untracked) {
+      steps.push({ kind: "conntrack", text: "conntrack: untracked (CT --notrack in raw)" });
+      return;
+    }
+    const c = ctx.conntrack.classify(p);
+    env.ct = c.entry;
+    env.ctDir = (c.dir ?? "ORIGINAL") as CtDir;
+    env.ctState = c.ctstate;
+    const text = !c.entry
+      ? `conntrack: ${c.ctstate} (no entry)`
+      : c.entry.status.confirmed
+        ? `conntrack: ${c.ctstate}, entry #${c.entry.id}, ${c.dir === "REPLY" ? "reply" : "original"} direction`
+        : `conntrack: ${c.ctstate}, a new connection (entry #${c.entry.id}, confirmed when the packet leaves the hooks)`;
+    steps.push({ kind: "conntrack", text });
+  };
+
+  const confirm = (): HostTraversal | null => {
+    if (!env.ct || env.ct.status.confirmed) return null;
+    if (!ctx.conntrack.confirm(env.ct)) {
+      steps.push({
+        kind: "conntrack",
+        text: "conntrack: the entry clashes with an existing one; the kernel drops the packet",
+      });
+      return finish("DROP", "dropped", { hook: env.hook, table: null });
+    }
+    steps.push({ kind: "conntrack", text: `conntrack: entry #${env.ct.id} confirmed` });
+    return null;
+  };
+
+  const isLocalDst = () => ctx.host.isLocal(fam, p.dst);
+
+  const deliverLocally = (): HostTraversal => {
+    const r = runHook("INPUT") ?? confirm();
+    return r ?? finish("ACCEPT", "local", null);
+  };
+
+  if (local) {
+    // ip_output path: OUTPUT (raw, conntrack, mangle, nat, filter, security), reroute, POSTROUTING.
+    env.hook = "OUTPUT";
+    const raw = runHook("OUTPUT", ["raw"]);
+    if (raw) return raw;
+    track();
+    const rest = runHook("OUTPUT", ["mangle", "nat", "filter", "security"]);
+    if (rest) return rest;
+    if (isLocalDst()) outIface = "lo";
+    steps.push({
+      kind: "route",
+      text: `routing: ${formatIp(fam, p.dst)} ${isLocalDst() ? "is local: out via lo" : `leaves by ${outIface ?? "(no interface given)"}`}`,
+    });
+    env.outIface = outIface;
+    const post = runHook("POSTROUTING") ?? confirm();
+    if (post) return post;
+    if (outIface !== "lo") return finish("ACCEPT", "output", null);
+    // Looped back: in again on lo, with the same conntrack entry (nf_conntrack_in skips it).
+    env.inIface = "lo";
+    env.outIface = null;
+    const pre = runHook("PREROUTING", ["raw", "mangle", "nat"]);
+    if (pre) return pre;
+    return deliverLocally();
+  }
+
+  const raw = runHook("PREROUTING", ["raw"]);
+  if (raw) return raw;
+  track();
+  const pre = runHook("PREROUTING", ["mangle", "nat"]);
+  if (pre) return pre;
+  if (isLocalDst()) {
+    steps.push({ kind: "route", text: `routing: ${formatIp(fam, p.dst)} is a local address: INPUT` });
+    return deliverLocally();
+  }
+  if (ctx.forwarding === false) {
+    steps.push({
+      kind: "route",
+      text: `routing: ${formatIp(fam, p.dst)} is not local and forwarding is off`,
+    });
+    return finish("DROP", "dropped", { hook: "PREROUTING", table: null });
+  }
+  outIface = outIface ?? input.inIface;
+  env.outIface = outIface;
+  steps.push({
+    kind: "route",
+    text: `routing: ${formatIp(fam, p.dst)} is not local: FORWARD, out via ${outIface}`,
+  });
+  const fwd = runHook("FORWARD") ?? runHook("POSTROUTING") ?? confirm();
+  return fwd ?? finish("ACCEPT", "forward", null);
+}
+
+function verdictText(
+  verdict: HostTraversal["verdict"],
+  disposition: HostTraversal["disposition"],
+  stoppedAt: HostTraversal["stoppedAt"],
+  out: string | null,
+): string {
+  if (verdict === "ACCEPT") {
+    if (disposition === "local") return "verdict: ACCEPT, delivered to a local socket";
+    if (disposition === "forward") return `verdict: ACCEPT, forwarded out of ${out}`;
+    return `verdict: ACCEPT, sent out of ${out}`;
+  }
+  const where = stoppedAt ? ` in ${stoppedAt.table ?? "conntrack"} ${stoppedAt.hook}` : "";
+  return `verdict: ${verdict}${where}`;
+}

@@ -1,0 +1,137 @@
+import type { Rng } from "../../../core/rng.ts";
+import type { ConntrackEntry, CtTuple } from "../../../model/conntrack.ts";
+import type { MasqueradeTarget, NatTarget } from "../../../model/netfilter/targets.ts";
+import type { Packet } from "../../../model/packet.ts";
+
+/**
+ * Choosing the NAT binding of a new connection (nf_nat_core.c get_unique_tuple): the address from
+ * the range, then a port that keeps the reply tuple unique. Ports are kept when possible, except
+ * with --random-fully; a clash searches the range from a random offset (seeded, so runs repeat).
+ * Known difference: with an address *range* the kernel hashes with jhash; we use our own hash, so
+ * which address of a range is picked can differ from a real node (a single address is exact).
+ */
+
+export interface NatContext {
+  readonly rng: Rng;
+  readonly isTaken: (reply: CtTuple) => boolean;
+}
+
+export interface Binding {
+  readonly addr: number | bigint;
+  readonly port: number;
+}
+
+const PORT_PROTOS = new Set([6, 17, 132, 33, 136]);
+
+function pickAddr(min: number | bigint, max: number | bigint, seed: number): number | bigint {
+  if (typeof min === "number" && typeof max === "number") {
+    const dist = max - min + 1;
+    return min + (seed % dist);
+  }
+  const dist = BigInt(max) - BigInt(min) + 1n;
+  return BigInt(min) + (BigInt(seed) % dist);
+}
+
+function tupleHash(t: CtTuple): number {
+  // FNV-1a over the tuple's fields: deterministic, spreads neighbouring addresses.
+  let h = 0x811c9dc5;
+  for (const v of [String(t.src), String(t.dst), t.sport, t.dport, t.proto]) {
+    const s = String(v);
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/** Default SNAT port range when none is given: keep the "class" of the original port. */
+function defaultRange(port: number): [number, number] {
+  if (port < 512) return [1, 511];
+  if (port < 1024) return [600, 1023];
+  return [1024, 65535];
+}
+
+function uniquePort(
+  ctx: NatContext,
+  candidate: (port: number) => CtTuple,
+  current: number,
+  min: number,
+  max: number,
+  randomFully: boolean,
+  random: boolean,
+): number | null {
+  const size = max - min + 1;
+  if (!randomFully && current >= min && current <= max && !ctx.isTaken(candidate(current))) return current;
+  const off = randomFully || random ? ctx.rng.nextU32() % size : tupleHash(candidate(current)) % size;
+  for (let i = 0; i < Math.min(size, 65536); i++) {
+    const port = min + ((off + i) % size);
+    if (!ctx.isTaken(candidate(port))) return port;
+  }
+  return null;
+}
+
+/** Destination NAT: DNAT and REDIRECT (whose address is the receiving interface's). */
+export function chooseDnat(
+  entry: ConntrackEntry,
+  p: Packet,
+  t: NatTarget | MasqueradeTarget,
+  redirectAddr: number | bigint | null,
+  ctx: NatContext,
+): Binding | null {
+  let addr: number | bigint = p.dst;
+  let minPort: number | null;
+  let maxPort: number | null;
+  let random = false;
+  let randomFully = false;
+  if ("range" in t) {
+    const r = t.range;
+    if (r.minAddr !== null && r.maxAddr !== null)
+      addr = pickAddr(r.minAddr, r.maxAddr, tupleHash(entry.orig));
+    minPort = r.minPort;
+    maxPort = r.maxPort;
+    random = t.random;
+    randomFully = t.randomFully;
+  } else {
+    if (redirectAddr === null) return null;
+    addr = redirectAddr;
+    minPort = t.minPort;
+    maxPort = t.maxPort;
+    random = t.random;
+  }
+  if (minPort === null || maxPort === null || !PORT_PROTOS.has(p.proto)) return { addr, port: p.dport };
+  const candidate = (port: number): CtTuple => ({ ...entry.reply, src: addr, sport: port });
+  const port = uniquePort(ctx, candidate, p.dport, minPort, maxPort, randomFully, random);
+  return port === null ? null : { addr, port };
+}
+
+/** Source NAT: SNAT and MASQUERADE (whose address is the outgoing interface's). */
+export function chooseSnat(
+  entry: ConntrackEntry,
+  p: Packet,
+  t: NatTarget | MasqueradeTarget,
+  masqueradeAddr: number | bigint | null,
+  ctx: NatContext,
+): Binding | null {
+  let addr: number | bigint;
+  let minPort: number | null;
+  let maxPort: number | null;
+  if ("range" in t) {
+    const r = t.range;
+    addr =
+      r.minAddr !== null && r.maxAddr !== null
+        ? pickAddr(r.minAddr, r.maxAddr, tupleHash(entry.orig))
+        : p.src;
+    minPort = r.minPort;
+    maxPort = r.maxPort;
+  } else {
+    if (masqueradeAddr === null) return null;
+    addr = masqueradeAddr;
+    minPort = t.minPort;
+    maxPort = t.maxPort;
+  }
+  const candidate = (port: number): CtTuple => ({ ...entry.reply, dst: addr, dport: port });
+  if (!PORT_PROTOS.has(p.proto)) {
+    return { addr, port: p.sport };
+  }
+  const [dmin, dmax] = defaultRange(p.sport);
+  const port = uniquePort(ctx, candidate, p.sport, minPort ?? dmin, maxPort ?? dmax, t.randomFully, t.random);
+  return port === null ? null : { addr, port };
+}

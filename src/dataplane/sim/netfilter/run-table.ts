@@ -1,0 +1,204 @@
+import type { Rule, TableName } from "../../../model/netfilter/ruleset.ts";
+import type { MasqueradeTarget, NatTarget } from "../../../model/netfilter/targets.ts";
+import type { Packet } from "../../../model/packet.ts";
+import type { CompiledChain, CompiledRule, CompiledRuleset } from "./compile.ts";
+import { type Env, type Hook, policyKey } from "./env.ts";
+
+/**
+ * Walks one table's chain for one hook, as ipt_do_table does: rules in order, jumps push a return
+ * point, -g replaces it, RETURN or the end of a user chain pops it, a built-in chain ends in its
+ * policy. Non-terminating targets (MARK, CONNMARK, LOG, NFLOG, TRACE, CT) act and go on.
+ */
+
+export interface RuleHit {
+  readonly table: TableName;
+  readonly chain: string;
+  /** Line in the source dump (0 for a chain policy or a generated rule). */
+  readonly line: number;
+  /** The rule as iptables-save prints it, or `:CHAIN POLICY` for a policy. */
+  readonly rule: string;
+  /** What it did: "jump", "MARK 0x0 -> 0x4000", "DNAT", "ACCEPT", ... */
+  readonly effect: string;
+}
+
+export type TableResult =
+  | { readonly verdict: "ACCEPT" }
+  | { readonly verdict: "DROP" | "REJECT"; readonly reject?: string }
+  | { readonly verdict: "NAT"; readonly target: NatTarget | MasqueradeTarget; readonly rule: CompiledRule };
+
+type ChainResult = TableResult | { readonly verdict: "CONTINUE" };
+
+const MAX_DEPTH = 256;
+const CONTINUE: ChainResult = { verdict: "CONTINUE" };
+const ACCEPT: TableResult = { verdict: "ACCEPT" };
+
+export interface Recorder {
+  hit(h: RuleHit): void;
+}
+
+function count(env: Env, rule: Rule, p: Packet): void {
+  const c = env.state.ruleCounters.get(rule);
+  if (c) {
+    c.packets += 1n;
+    c.bytes += BigInt(p.length);
+  } else env.state.ruleCounters.set(rule, { packets: 1n, bytes: BigInt(p.length) });
+}
+
+export function runTable(
+  rs: CompiledRuleset,
+  table: TableName,
+  hook: Hook,
+  p: Packet,
+  env: Env,
+  rec: Recorder,
+): TableResult {
+  const chains = rs.tables.get(table);
+  const chain = chains?.get(hook);
+  if (!chains || !chain) return ACCEPT;
+  const result = runChain(chains, chain, p, env, rec, 0);
+  if (result.verdict !== "CONTINUE") return result;
+  const policy = chain.policy ?? "ACCEPT";
+  const key = policyKey(table, hook);
+  const c = env.state.policyCounters.get(key) ?? { packets: 0n, bytes: 0n };
+  c.packets += 1n;
+  c.bytes += BigInt(p.length);
+  env.state.policyCounters.set(key, c);
+  rec.hit({ table, chain: hook, line: 0, rule: `:${hook} ${policy}`, effect: `policy ${policy}` });
+  return policy === "DROP" ? { verdict: "DROP" } : ACCEPT;
+}
+
+function* candidates(chain: CompiledChain, p: Packet): Generator<CompiledRule> {
+  for (const seg of chain.segments) {
+    if (seg.kind === "linear") yield* seg.rules;
+    else {
+      const bucket = seg.buckets.get(seg.key(p));
+      if (bucket) yield* bucket;
+    }
+  }
+}
+
+function runChain(
+  chains: ReadonlyMap<string, CompiledChain>,
+  chain: CompiledChain,
+  p: Packet,
+  env: Env,
+  rec: Recorder,
+  depth: number,
+): ChainResult {
+  if (depth > MAX_DEPTH) {
+    env.uncertain(
+      chain.rules[0]?.rule ?? placeholderRule(chain),
+      `jumps nest deeper than ${MAX_DEPTH} chains; dropped`,
+    );
+    return { verdict: "DROP" };
+  }
+  rules: for (const cr of candidates(chain, p)) {
+    if (cr.rule.error !== null) {
+      env.uncertain(cr.rule, cr.uncertain ?? "cannot parse");
+      continue;
+    }
+    for (const pred of cr.preds) if (!pred(p, env)) continue rules;
+    if (cr.uncertain !== null && cr.target?.kind !== "unknown") {
+      // A match we cannot evaluate: everything we can evaluate matched, so the outcome is unknown.
+      env.uncertain(cr.rule, `${cr.uncertain}; assumed not to match`);
+      continue;
+    }
+    count(env, cr.rule, p);
+    const t = cr.target;
+    const hit = (effect: string) =>
+      rec.hit({ table: cr.table, chain: chain.name, line: cr.rule.line, rule: cr.text, effect });
+    if (!t) {
+      hit("count only");
+      continue;
+    }
+    switch (t.kind) {
+      case "ACCEPT":
+        hit("ACCEPT");
+        return ACCEPT;
+      case "DROP":
+        hit("DROP");
+        return { verdict: "DROP" };
+      case "REJECT":
+        hit(`REJECT with ${t.with}`);
+        return { verdict: "REJECT", reject: t.with };
+      case "RETURN":
+        hit("RETURN");
+        return CONTINUE;
+      case "jump": {
+        const target = chains.get(t.chain);
+        hit(`${t.goto ? "goto" : "jump to"} ${t.chain}`);
+        if (!target) {
+          env.uncertain(cr.rule, `chain ${t.chain} does not exist`);
+          continue;
+        }
+        const r = runChain(chains, target, p, env, rec, depth + 1);
+        if (t.goto || r.verdict !== "CONTINUE") return r;
+        continue;
+      }
+      case "MARK": {
+        const before = p.mark;
+        p.mark = ((p.mark & ~t.mask) ^ t.value) >>> 0;
+        hit(`MARK 0x${before.toString(16)} -> 0x${p.mark.toString(16)}`);
+        continue;
+      }
+      case "CONNMARK": {
+        // xt_connmark (revision 1): set, save (skb -> ct) and restore (ct -> skb) with masks.
+        if (!env.ct || env.untracked) {
+          hit("CONNMARK (no conntrack entry: nothing to do)");
+          continue;
+        }
+        const ct = env.ct;
+        if (t.mode === "set") ct.mark = ((ct.mark & ~t.mask) ^ t.value) >>> 0;
+        else if (t.mode === "save") ct.mark = ((ct.mark & ~t.ctmask) ^ (p.mark & t.nfmask)) >>> 0;
+        else p.mark = ((p.mark & ~t.nfmask) ^ (ct.mark & t.ctmask)) >>> 0;
+        hit(`CONNMARK ${t.mode}: ctmark 0x${ct.mark.toString(16)}, mark 0x${p.mark.toString(16)}`);
+        continue;
+      }
+      case "DNAT":
+      case "SNAT":
+      case "MASQUERADE":
+      case "REDIRECT":
+        if (cr.table !== "nat") {
+          env.uncertain(cr.rule, `-j ${t.kind} is only valid in the nat table`);
+          continue;
+        }
+        hit(t.kind);
+        return { verdict: "NAT", target: t, rule: cr };
+      case "LOG":
+      case "NFLOG":
+      case "TRACE":
+        hit(t.kind);
+        continue;
+      case "CT":
+      case "NOTRACK":
+        if (t.notrack) {
+          env.untracked = true;
+          hit("NOTRACK: the packet is not tracked");
+        } else hit(`CT ${t.options.join(" ")}`);
+        continue;
+      case "unknown":
+        hit(`-j ${t.name} (not modelled)`);
+        env.uncertain(cr.rule, `-j ${t.name} is not modelled; assumed to continue`);
+        continue;
+    }
+  }
+  return CONTINUE;
+}
+
+function placeholderRule(chain: CompiledChain): Rule {
+  return {
+    chain: chain.name,
+    line: 0,
+    counters: null,
+    src: null,
+    dst: null,
+    inIface: null,
+    outIface: null,
+    proto: null,
+    fragment: null,
+    matches: [],
+    target: null,
+    error: null,
+    text: null,
+  };
+}
