@@ -6,7 +6,7 @@ import {
   prefixToMask4,
   prefixToMask6,
 } from "../../core/ip.ts";
-import { type IpSetElement, ipSetDimensions } from "../../model/ipset.ts";
+import { type IpSetElement, type IpSetMember, ipSetDimensions } from "../../model/ipset.ts";
 import { parseProto } from "../../model/netfilter/protocols.ts";
 import { PROTO } from "../../model/packet.ts";
 import { ICMP_NAMES, ICMPV6_NAMES } from "./write.ts";
@@ -15,6 +15,7 @@ import { ICMP_NAMES, ICMPV6_NAMES } from "./write.ts";
  * The ENTRY word of an `add` line (`10.0.0.1,tcp:80,10.244.1.5`) parsed per dimension of the set
  * type into numbers. Only the forms `ipset save` prints are taken: single addresses and ports, not
  * the ranges and service names `ipset add` expands (save lists what the kernel stored, one by one).
+ * The options after the entry (timeout, nomatch, comment, ...) are read here too.
  */
 
 /** What the kernel applies to an entry before storing it, from the set's create options. */
@@ -225,4 +226,72 @@ export function parseEntry(
     elements.push(element);
   }
   return elements;
+}
+
+/** Entry options: whether they take a value, and the create flag the set needs for them. */
+export const ENTRY_OPTIONS: ReadonlyMap<string, { readonly value: boolean; readonly needs: string | null }> =
+  new Map([
+    ["timeout", { value: true, needs: "timeout" }],
+    ["nomatch", { value: false, needs: null }],
+    ["wildcard", { value: false, needs: null }],
+    ["packets", { value: true, needs: "counters" }],
+    ["bytes", { value: true, needs: "counters" }],
+    ["comment", { value: true, needs: "comment" }],
+    ["skbmark", { value: true, needs: "skbinfo" }],
+    ["skbprio", { value: true, needs: "skbinfo" }],
+    ["skbqueue", { value: true, needs: "skbinfo" }],
+  ]);
+
+/** The largest timeout ipset accepts (ipset(8): 2147483 seconds). */
+export const MAX_TIMEOUT = 2147483;
+
+/** A member while its line is read. */
+export type MutableMember = { -readonly [K in keyof IpSetMember]: IpSetMember[K] };
+
+/** Stores one entry option's value; false when the value is malformed. */
+export function setEntryOption(member: MutableMember, key: string, value: string): boolean {
+  switch (key) {
+    case "nomatch":
+      member.nomatch = true;
+      return true;
+    case "wildcard":
+      member.wildcard = true;
+      return true;
+    case "timeout":
+      if (!/^\d{1,7}$/.test(value) || Number(value) > MAX_TIMEOUT) return false;
+      member.timeout = Number(value);
+      return true;
+    case "packets":
+    case "bytes": {
+      if (!/^\d{1,20}$/.test(value) || BigInt(value) >= 1n << 64n) return false;
+      member[key] = BigInt(value);
+      return true;
+    }
+    case "comment":
+      // ipset_parse_comment refuses more than IPSET_MAX_COMMENT_SIZE characters.
+      if (value.length > 255) return false;
+      member.comment = value;
+      return true;
+    case "skbmark": {
+      const m = /^0x([0-9a-fA-F]{1,8})(?:\/0x([0-9a-fA-F]{1,8}))?$/.exec(value);
+      if (!m) return false;
+      member.skbmark = {
+        mark: Number.parseInt(m[1] ?? "", 16),
+        mask: Number.parseInt(m[2] ?? "ffffffff", 16),
+      };
+      return true;
+    }
+    case "skbprio": {
+      const m = /^([0-9a-fA-F]{1,4}):([0-9a-fA-F]{1,4})$/.exec(value);
+      if (!m) return false;
+      member.skbprio = { major: Number.parseInt(m[1] ?? "", 16), minor: Number.parseInt(m[2] ?? "", 16) };
+      return true;
+    }
+    case "skbqueue":
+      if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) return false;
+      member.skbqueue = Number(value);
+      return true;
+    default:
+      return false;
+  }
 }

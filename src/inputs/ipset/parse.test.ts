@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-// biome-ignore lint/style/noRestrictedImports: the test reads its testdata; the parser itself takes text
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parseIpv4, parseIpv6 } from "../../core/ip.ts";

@@ -8,7 +8,16 @@ import {
   ipSetDimensions,
   isKnownIpSetType,
 } from "../../model/ipset.ts";
-import { type EntryRules, parseEntry, parseSetAddress, U32 } from "./entry.ts";
+import {
+  ENTRY_OPTIONS,
+  type EntryRules,
+  MAX_TIMEOUT,
+  type MutableMember,
+  parseEntry,
+  parseSetAddress,
+  setEntryOption,
+  U32,
+} from "./entry.ts";
 
 /**
  * Reads `ipset save` output (ipset 7.x): `create NAME TYPE [options]` then `add NAME ENTRY
@@ -81,23 +90,6 @@ const CREATE_OPTIONS: ReadonlyMap<string, { readonly value: boolean; readonly ap
   ["skbinfo", { value: false, applies: always }],
 ]);
 
-/** Entry options: whether they take a value, and the create flag the set needs for them. */
-const MEMBER_OPTIONS: ReadonlyMap<string, { readonly value: boolean; readonly needs: string | null }> =
-  new Map([
-    ["timeout", { value: true, needs: "timeout" }],
-    ["nomatch", { value: false, needs: null }],
-    ["wildcard", { value: false, needs: null }],
-    ["packets", { value: true, needs: "counters" }],
-    ["bytes", { value: true, needs: "counters" }],
-    ["comment", { value: true, needs: "comment" }],
-    ["skbmark", { value: true, needs: "skbinfo" }],
-    ["skbprio", { value: true, needs: "skbinfo" }],
-    ["skbqueue", { value: true, needs: "skbinfo" }],
-  ]);
-
-/** The largest timeout ipset accepts (ipset(8): 2147483 seconds). */
-const MAX_TIMEOUT = 2147483;
-
 interface Draft {
   readonly set: Omit<IpSet, "members">;
   readonly known: boolean;
@@ -105,10 +97,7 @@ interface Draft {
   readonly members: IpSetMember[];
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
 interface Line {
-  readonly number: number;
   report(column: number, code: string, detail: string, severity?: Severity): void;
 }
 
@@ -119,7 +108,6 @@ export function parseIpsetSave(text: string, sourceName: string): Parsed<IpSetRe
   for (let index = 0; index < lines.length; index++) {
     const raw = (lines[index] ?? "").replace(/\r$/, "");
     const line: Line = {
-      number: index + 1,
       report(column, code, detail, severity = "error") {
         diagnostics.push({
           code,
@@ -340,10 +328,10 @@ function readAdd(tokens: readonly Token[], line: Line, drafts: ReadonlyMap<strin
     line.report(entry.column, elements.code, elements.detail);
     return;
   }
-  const member: Mutable<IpSetMember> = { elements, nomatch: false, wildcard: false };
+  const member: MutableMember = { elements, nomatch: false, wildcard: false };
   for (let i = 3; i < tokens.length; i++) {
     const key = tokens[i] as Token;
-    const spec = MEMBER_OPTIONS.get(key.text);
+    const spec = ENTRY_OPTIONS.get(key.text);
     if (spec === undefined) {
       line.report(key.column, "ipset.unknown-option", `unknown entry option "${key.text}"`);
       return;
@@ -358,7 +346,7 @@ function readAdd(tokens: readonly Token[], line: Line, drafts: ReadonlyMap<strin
       line.report(key.column, "ipset.bad-option", `entry option "${key.text}" needs a value`);
       return;
     }
-    if (!setMemberOption(member, key.text, value?.text ?? "")) {
+    if (!setEntryOption(member, key.text, value?.text ?? "")) {
       line.report(
         value?.column ?? key.column,
         "ipset.bad-option",
@@ -383,52 +371,4 @@ function optionProblem(key: string, needs: string | null, draft: Draft): string 
     return `entry option "wildcard" applies only to hash:net,iface, not ${draft.set.type}`;
   }
   return null;
-}
-
-/** Stores one entry option's value; false when the value is malformed. */
-function setMemberOption(member: Mutable<IpSetMember>, key: string, value: string): boolean {
-  switch (key) {
-    case "nomatch":
-      member.nomatch = true;
-      return true;
-    case "wildcard":
-      member.wildcard = true;
-      return true;
-    case "timeout":
-      if (!/^\d{1,7}$/.test(value) || Number(value) > MAX_TIMEOUT) return false;
-      member.timeout = Number(value);
-      return true;
-    case "packets":
-    case "bytes": {
-      if (!/^\d{1,20}$/.test(value) || BigInt(value) >= 1n << 64n) return false;
-      member[key] = BigInt(value);
-      return true;
-    }
-    case "comment":
-      // IPSET_MAX_COMMENT_SIZE; the kernel truncates, ipset refuses.
-      if (value.length > 255) return false;
-      member.comment = value;
-      return true;
-    case "skbmark": {
-      const m = /^0x([0-9a-fA-F]{1,8})(?:\/0x([0-9a-fA-F]{1,8}))?$/.exec(value);
-      if (!m) return false;
-      member.skbmark = {
-        mark: Number.parseInt(m[1] ?? "", 16),
-        mask: Number.parseInt(m[2] ?? "ffffffff", 16),
-      };
-      return true;
-    }
-    case "skbprio": {
-      const m = /^([0-9a-fA-F]{1,4}):([0-9a-fA-F]{1,4})$/.exec(value);
-      if (!m) return false;
-      member.skbprio = { major: Number.parseInt(m[1] ?? "", 16), minor: Number.parseInt(m[2] ?? "", 16) };
-      return true;
-    }
-    case "skbqueue":
-      if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) return false;
-      member.skbqueue = Number(value);
-      return true;
-    default:
-      return false;
-  }
 }

@@ -1,7 +1,14 @@
 import { type Family, parseIpNet } from "../../core/ip.ts";
 import type { Match, UnknownMatch } from "../../model/netfilter/matches.ts";
 import { parseProto } from "../../model/netfilter/protocols.ts";
-import type { AddrSpec, Counters, IfaceSpec, ProtoSpec, Rule } from "../../model/netfilter/ruleset.ts";
+import type {
+  AddrSpec,
+  Counters,
+  IfaceSpec,
+  ProtoSpec,
+  Rule,
+  TableName,
+} from "../../model/netfilter/ruleset.ts";
 import type { Target } from "../../model/netfilter/targets.ts";
 import type { ModuleParser } from "./module-parser.ts";
 import { implicitModuleName, MODULES } from "./modules.ts";
@@ -15,6 +22,7 @@ import type { Token } from "./tokenize.ts";
 
 export interface RuleContext {
   readonly family: Family;
+  readonly table: TableName;
   readonly chain: string;
   readonly line: number;
   readonly counters: Counters | null;
@@ -347,6 +355,8 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
     } else {
       builtTarget = { kind: "unknown", name: target.name, tokens: target.tokens };
     }
+    const misplaced = targetPlacement(builtTarget, ctx);
+    if (misplaced) throw new RuleSyntaxError(misplaced, target.column);
   }
   const rule: Rule = {
     chain: ctx.chain,
@@ -364,4 +374,29 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
     text: null,
   };
   return { rule, problems };
+}
+
+/** Hooks each built-in chain runs at, for the targets that only work at some (xt_target.hooks). */
+const NAT_TABLE_ONLY = new Set(["DNAT", "SNAT", "MASQUERADE", "REDIRECT"]);
+const DST_NAT_CHAINS = new Set(["PREROUTING", "OUTPUT"]);
+const SRC_NAT_CHAINS = new Set(["POSTROUTING", "INPUT"]);
+const REJECT_CHAINS = new Set(["INPUT", "FORWARD", "OUTPUT"]);
+
+/**
+ * The kernel refuses a target outside its table or hooks (x_tables checkentry: "DNAT target: only
+ * valid in nat table"). User chains are checked by table only: their hooks depend on who jumps there.
+ */
+function targetPlacement(t: Target, ctx: RuleContext): string | null {
+  const builtin = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"].includes(ctx.chain);
+  if (NAT_TABLE_ONLY.has(t.kind)) {
+    if (ctx.table !== "nat") return `the ${t.kind} target is only valid in the nat table, not ${ctx.table}`;
+    const chains = t.kind === "DNAT" || t.kind === "REDIRECT" ? DST_NAT_CHAINS : SRC_NAT_CHAINS;
+    if (builtin && !chains.has(ctx.chain))
+      return `the ${t.kind} target is not valid in ${ctx.chain}: only in ${[...chains].join(" and ")}`;
+  }
+  if ((t.kind === "CT" || t.kind === "NOTRACK") && ctx.table !== "raw")
+    return `the ${t.kind} target is only valid in the raw table`;
+  if (t.kind === "REJECT" && builtin && !REJECT_CHAINS.has(ctx.chain))
+    return `the REJECT target is only valid in INPUT, FORWARD and OUTPUT, not ${ctx.chain}`;
+  return null;
 }

@@ -292,7 +292,14 @@ export function parseIptablesSave(
     const restColumn = offset + (rest.length - afterChain.length) + 1;
     const tok = tokenize(afterChain);
     const text = afterChain.trim();
-    const ctx = { family: familyOf(dump), chain: chainName, line: lineNo, counters, chains: t.chains };
+    const ctx = {
+      family: familyOf(dump),
+      table: t.name,
+      chain: chainName,
+      line: lineNo,
+      counters,
+      chains: t.chains,
+    };
     const parsed = tok.ok
       ? parseRule(tok.tokens, ctx, text)
       : {

@@ -298,13 +298,15 @@ function logTarget(): TargetParser {
   };
 }
 
+// libxt_NFLOG keeps threshold 0 (XT_NFLOG_DEFAULT_THRESHOLD) unless given, and prints any other value,
+// so an explicit `--nflog-threshold 1` is printed back (seen with iptables 1.8.9).
 function nflogTarget(): TargetParser {
   const t = {
     prefix: null as string | null,
     group: 0,
     range: null as number | null,
     size: null as number | null,
-    threshold: 1,
+    threshold: 0,
   };
   return {
     options: new Map(

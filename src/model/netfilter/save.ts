@@ -80,7 +80,7 @@ export function saveTarget(t: Target, family: Family): string {
       if (t.group !== 0) s += ` --nflog-group ${t.group}`;
       if (t.range !== null) s += ` --nflog-range ${t.range}`;
       if (t.size !== null) s += ` --nflog-size ${t.size}`;
-      if (t.threshold !== 1) s += ` --nflog-threshold ${t.threshold}`;
+      if (t.threshold !== 0) s += ` --nflog-threshold ${t.threshold}`;
       return s;
     }
     case "CT":

@@ -5,13 +5,11 @@
  * is created in the host namespace: the veth pair is made from inside the first namespace.
  */
 import assert from "node:assert/strict";
-// biome-ignore lint/style/noRestrictedImports: this test checks the simulator against a live kernel, so it has to run ip and conntrack; no simulator code spawns anything
 import { execFileSync, spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { parseIpv4 } from "../../../core/ip.ts";
 import type { ConntrackEntry } from "../../../model/conntrack.ts";
 import { makePacket, PROTO } from "../../../model/packet.ts";
-// biome-ignore lint/style/noRestrictedImports: the check is "does our `conntrack -L` output equal the kernel's", so this test needs the renderer; simulator code never imports outputs
 import * as render from "../../../outputs/render/conntrack-list.ts";
 import { ConntrackTable, tupleOf } from "./table.ts";
 import { DEFAULT_TIMEOUTS, TIMEOUT_SYSCTLS } from "./timeouts.ts";

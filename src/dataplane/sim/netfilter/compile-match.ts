@@ -316,7 +316,7 @@ export function compileMatch(m: Match, ctx: CompileContext): Pred | null {
         );
         return null;
       }
-      const lookup = compileSetLookup(set, m.flags);
+      const lookup = compileSetLookup(set, m.flags, ctx.ipsets);
       if (!lookup) {
         ctx.unsupported(`-m set --match-set ${m.name} (set type ${set.type} is not modelled)`);
         return null;

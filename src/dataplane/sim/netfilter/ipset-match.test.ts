@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-// biome-ignore lint/style/noRestrictedImports: the test reads the kernel-verified probes in testdata
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parseIp } from "../../../core/ip.ts";
-// biome-ignore lint/style/noRestrictedImports: the test builds sets from dumps with the real parser
 import { parseIpsetSave } from "../../../inputs/ipset/parse.ts";
 import { type IpSet, type IpSetElement, type IpSetRegistry, ipSetDimensions } from "../../../model/ipset.ts";
 import { makePacket, type Packet, PROTO } from "../../../model/packet.ts";

@@ -1,5 +1,11 @@
-import type { IpNet } from "../../../core/ip.ts";
-import { type Family, parseIpv4, parseIpv6, prefixToMask4, prefixToMask6 } from "../../../core/ip.ts";
+import {
+  type Family,
+  type IpNet,
+  parseIpv4,
+  parseIpv6,
+  prefixToMask4,
+  prefixToMask6,
+} from "../../../core/ip.ts";
 import {
   type IpSet,
   type IpSetElement,
@@ -12,7 +18,7 @@ import { type Packet, PROTO } from "../../../model/packet.ts";
 
 /**
  * `-m set --match-set NAME flags` compiled once per rule into a lookup on numbers. Semantics follow
- * the kernel (net/netfilter/ipset/, checked against ipset 7.17 on Linux 6.x):
+ * the kernel (net/netfilter/ipset/, checked against ipset 7.17 on Linux 6.18):
  * - ip_set_test: fewer flags than the set has dimensions, or a packet of the other family, never
  *   matches; the k-th flag picks source or destination for the k-th dimension.
  * - ip_set_getport.c: the port of TCP/UDP/SCTP/UDPLITE, `type << 8 | code` for ICMP(v6), 0 for
@@ -34,15 +40,15 @@ class Unevaluable extends Error {}
 /**
  * Compiles the match of `set` with the given flags, or returns null for what this model cannot
  * evaluate (MAC and interface types, unknown types, malformed sets): the caller reports the
- * verdict as uncertain. `registry` resolves the members of a list:set.
+ * verdict as uncertain. `registry` resolves the members of a list:set (without it, null).
  */
 export function compileSetLookup(
   set: IpSet,
   flags: readonly SetFlag[],
-  registry?: IpSetRegistry,
+  registry?: IpSetRegistry | null,
 ): SetLookup | null {
   try {
-    return compile(set, flags, registry, 0);
+    return compile(set, flags, registry ?? undefined, 0);
   } catch (error) {
     if (error instanceof Unevaluable) return null;
     throw error;
