@@ -311,7 +311,16 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
     return null;
   };
 
-  const isLocalDst = () => ctx.host.isLocal(fam, p.dst);
+  // Local delivery: the host's own addresses, and the limited broadcast and multicast groups
+  // (route type BROADCAST/MULTICAST in the local table; we assume the host listens to them).
+  const isLocalDst = () => {
+    if (ctx.host.isLocal(fam, p.dst)) return true;
+    if (fam === 4) {
+      const d = Number(p.dst);
+      return d === 0xffffffff || d >>> 28 === 0xe;
+    }
+    return BigInt(p.dst) >> 120n === 0xffn;
+  };
 
   const deliverLocally = (): HostTraversal => {
     const r = runHook("INPUT") ?? confirm();
