@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh machine: the Debian tools the kernel tests drive (when we are root and
+# apt is there), then the npm packages (npm ci also builds dist/ through the `prepare` script).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# iptables/conntrack/ipset/iproute2/ping: the tests that check the simulator against the real kernel
+# inside network namespaces they create. Without them (or without root) those tests skip and say why.
+packages=(iptables conntrack ipset iproute2 iputils-ping python3)
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+else
+  echo "setup: not root or no apt-get: skipping ${packages[*]} (the kernel tests will be skipped)"
+fi
+
+npm ci --no-audit --no-fund
