@@ -15,6 +15,7 @@ const SAVE_FILES = [
   "kernel-save-legacy-1.8.9.txt",
   "kernel-save-legacy-1.8.9-2.txt",
   "ip6tables-save-legacy-1.8.9.txt",
+  "kernel-save-nft-1.8.9.txt",
 ];
 
 test("parse then write gives back every real dump byte for byte (comments and counters included)", () => {
