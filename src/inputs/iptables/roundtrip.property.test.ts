@@ -50,38 +50,56 @@ const addrTypes = fc
 const match: fc.Arbitrary<[string, string]> = fc.oneof(
   fc
     .tuple(neg, portRange, neg, portRange)
-    .map(([a, s, b, d]) => ["tcp", ` -m tcp ${a}--sport ${s} ${b}--dport ${d}`.replace(/ +/g, " ")]),
-  fc.tuple(neg, portRange).map(([a, d]) => ["udp", ` -m udp ${a}--dport ${d}`.replace(/ +/g, " ")]),
-  fc.constantFrom("8", "0", "3/4", "any", "11/0").map((t) => ["icmp", ` -m icmp --icmp-type ${t}`]),
-  commentText.map((c) => ["", ` -m comment --comment ${quote(c)}`]),
+    .map(([a, s, b, d]): [string, string] => [
+      "tcp",
+      ` -m tcp ${a}--sport ${s} ${b}--dport ${d}`.replace(/ +/g, " "),
+    ]),
+  fc
+    .tuple(neg, portRange)
+    .map(([a, d]): [string, string] => ["udp", ` -m udp ${a}--dport ${d}`.replace(/ +/g, " ")]),
+  fc
+    .constantFrom("8", "0", "3/4", "any", "11/0")
+    .map((t): [string, string] => ["icmp", ` -m icmp --icmp-type ${t}`]),
+  commentText.map((c): [string, string] => ["", ` -m comment --comment ${quote(c)}`]),
   fc
     .tuple(neg, fc.array(portRange, { minLength: 1, maxLength: 15 }))
-    .map(([n, ps]) => ["tcp", ` -m multiport ${n}--dports ${ps.join(",")}`.replace(/ +/g, " ")]),
+    .map(([n, ps]): [string, string] => [
+      "tcp",
+      ` -m multiport ${n}--dports ${ps.join(",")}`.replace(/ +/g, " "),
+    ]),
   fc
     .tuple(neg, prob)
-    .map(([n, p]) => ["", ` -m statistic --mode random ${n}--probability ${p}`.replace(/ +/g, " ")]),
+    .map(([n, p]): [string, string] => [
+      "",
+      ` -m statistic --mode random ${n}--probability ${p}`.replace(/ +/g, " "),
+    ]),
   fc
     .tuple(neg, hex, fc.option(hex))
-    .map(([n, v, m]) => [
+    .map(([n, v, m]): [string, string] => [
       "",
       ` -m mark ${n}--mark ${v}${m && m !== "0xffffffff" ? `/${m}` : ""}`.replace(/ +/g, " "),
     ]),
-  fc.tuple(neg, ctStates).map(([n, s]) => ["", ` -m conntrack ${n}--ctstate ${s}`.replace(/ +/g, " ")]),
+  fc
+    .tuple(neg, ctStates)
+    .map(([n, s]): [string, string] => ["", ` -m conntrack ${n}--ctstate ${s}`.replace(/ +/g, " ")]),
   fc
     .tuple(neg, addrTypes, fc.boolean())
-    .map(([n, t, lim]) => [
+    .map(([n, t, lim]): [string, string] => [
       "",
       ` -m addrtype ${n}--dst-type ${t}${lim ? " --limit-iface-in" : ""}`.replace(/ +/g, " "),
     ]),
   fc
     .tuple(neg, ipv4, ipv4)
-    .map(([n, a, b]) => ["", ` -m iprange ${n}--src-range ${a}-${b}`.replace(/ +/g, " ")]),
+    .map(([n, a, b]): [string, string] => ["", ` -m iprange ${n}--src-range ${a}-${b}`.replace(/ +/g, " ")]),
   fc
     .tuple(word, fc.constantFrom("src", "dst", "dst,dst", "src,dst"))
-    .map(([n, f]) => ["", ` -m set --match-set ${n} ${f}`]),
+    .map(([n, f]): [string, string] => ["", ` -m set --match-set ${n} ${f}`]),
   fc
     .tuple(fc.constantFrom("set", "rcheck", "update"), word)
-    .map(([c, n]) => ["", ` -m recent --${c} --name ${n} --mask 255.255.255.255 --rsource`]),
+    .map(([c, n]): [string, string] => [
+      "",
+      ` -m recent --${c} --name ${n} --mask 255.255.255.255 --rsource`,
+    ]),
 );
 
 const target = fc.oneof(
