@@ -222,12 +222,14 @@ export function compileMatch(m: Match, ctx: CompileContext): Pred | null {
         const stored = m.stored;
         return (_p, env) => env.choose(stored, rule) !== invert;
       }
-      // xt_statistic nth: the counter starts at --packet and wraps after every-1; a match on wrap.
-      const every = m.every - 1;
-      const start = m.packet;
+      // xt_statistic nth: libxt_statistic starts the counter at (every - 1) - packet and the kernel
+      // matches when it wraps to 0, so the k-th packet (from 0) matches when k % every == packet.
+      // Checked live: --every 3 --packet 0 matches packets 1 and 4, --packet 2 packets 3 and 6.
+      const last = m.every - 1;
+      const start = last - m.packet;
       return (_p, env) => {
         const old = env.state.nth.get(rule) ?? start;
-        const next = old === every ? 0 : old + 1;
+        const next = old === last ? 0 : old + 1;
         env.state.nth.set(rule, next);
         return (next === 0) !== invert;
       };

@@ -179,11 +179,29 @@ test("limit: a fresh bucket lets the first packet through", () => {
   assert.equal(drops("-m limit --limit 1/min --limit-burst 1", toNode()), true);
 });
 
-test("statistic nth: the counter starts at --packet and matches when it wraps", () => {
-  // --every 1 matches every packet; --every 2 --packet 0 matches from the second packet on.
-  assert.equal(drops("-m statistic --mode nth --every 1 --packet 0", toNode()), true);
-  assert.equal(drops("-m statistic --mode nth --every 2 --packet 0", toNode()), false);
-  assert.equal(drops("-m statistic --mode nth --every 2 --packet 1", toNode()), true);
+test("statistic nth: packet k matches when k % every == packet (as the kernel did with ping)", async () => {
+  const { compileMatch } = await import("./compile-match.ts");
+  const { newEngineState } = await import("./env.ts");
+  const matchesOf = (every: number, packet: number) => {
+    const rule = { chain: "INPUT", line: 1 } as never;
+    const pred = compileMatch(
+      { module: "statistic", mode: "nth", every, packet, invert: false },
+      {
+        family: 4,
+        rule,
+        ipsets: null,
+        unsupported: () => {},
+      },
+    );
+    const env = { state: newEngineState() } as never;
+    return Array.from({ length: 6 }, (_, k) => (pred?.(toNode(), env) ? k + 1 : 0)).filter(Boolean);
+  };
+  // iptables -A OUTPUT ... --every 3 --packet 0 -j DROP; ping -c 6: replies lost for icmp_seq 1 and 4.
+  assert.deepEqual(matchesOf(3, 0), [1, 4]);
+  assert.deepEqual(matchesOf(3, 2), [3, 6]);
+  assert.deepEqual(matchesOf(1, 0), [1, 2, 3, 4, 5, 6]);
+  assert.equal(drops("-m statistic --mode nth --every 2 --packet 0", toNode()), true, "the first packet");
+  assert.equal(drops("-m statistic --mode nth --every 2 --packet 1", toNode()), false);
 });
 
 test("an unknown match is reported as uncertain at its line and assumed not to match", () => {
