@@ -123,9 +123,9 @@ export class Lab {
     this.ip(nsA, ["link", "add", nameA, "type", "veth", "peer", "name", nameB, "netns", this.own(nsB)]);
   }
 
-  addBridge(ns: string, name: string): void {
+  addBridge(ns: string, name: string, options: readonly string[] = []): void {
     checkIfName(name);
-    this.ip(ns, ["link", "add", name, "type", "bridge"]);
+    this.ip(ns, ["link", "add", name, "type", "bridge", ...options]);
   }
 
   /** A long-running process inside a namespace (a server); killed by destroy(). */
@@ -177,7 +177,7 @@ export class Lab {
           continue;
         }
         const peer = links.get(peerNs)?.find((l) => l.ifindex === link.link_index);
-        if (!peer || peer.linkinfo?.info_kind !== "veth" || peer.link_index !== link.ifindex)
+        if (peer?.linkinfo?.info_kind !== "veth" || peer.link_index !== link.ifindex)
           problems.push(`${ns}: veth ${link.ifname}'s peer ${peerNs}#${link.link_index} does not point back`);
       }
       const names = new Set(own.map((l) => l.ifname));

@@ -330,12 +330,15 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
   if (local) {
     // ip_output path: OUTPUT (raw, conntrack, mangle, nat, filter, security), reroute, POSTROUTING.
     env.hook = "OUTPUT";
+    // OUTPUT sees the device of the route to the original destination (__ip_local_out passes
+    // skb_dst(skb)->dev), even after nat OUTPUT re-routes; only POSTROUTING sees the new route.
+    env.outIface = isLocalDst() ? "lo" : input.outIface;
     const raw = runHook("OUTPUT", ["raw"]);
     if (raw) return raw;
     track();
     const rest = runHook("OUTPUT", ["mangle", "nat", "filter", "security"]);
     if (rest) return rest;
-    if (isLocalDst()) outIface = "lo";
+    outIface = isLocalDst() ? "lo" : input.outIface;
     steps.push({
       kind: "route",
       text: `routing: ${formatIp(fam, p.dst)} ${isLocalDst() ? "is local: out via lo" : `leaves by ${outIface ?? "(no interface given)"}`}`,
