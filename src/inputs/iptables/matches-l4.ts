@@ -52,6 +52,16 @@ function portOption(
   return { value: range, invert };
 }
 
+const TCP_OPTIONS: ReadonlyMap<string, number> = new Map([
+  ["--sport", 1],
+  ["--source-port", 1],
+  ["--dport", 1],
+  ["--destination-port", 1],
+  ["--tcp-flags", 2],
+  ["--syn", 0],
+  ["--tcp-option", 1],
+]);
+
 export const tcpParser: ModuleFactory = (): ModuleParser => {
   const seen = new Set<string>();
   let sport: Neg<PortRange> | null = null;
@@ -59,15 +69,7 @@ export const tcpParser: ModuleFactory = (): ModuleParser => {
   let flags: TcpMatch["flags"] = null;
   let option: Neg<number> | null = null;
   return {
-    options: new Map([
-      ["--sport", 1],
-      ["--source-port", 1],
-      ["--dport", 1],
-      ["--destination-port", 1],
-      ["--tcp-flags", 2],
-      ["--syn", 0],
-      ["--tcp-option", 1],
-    ]),
+    options: TCP_OPTIONS,
     accept(opt, invert, args) {
       switch (opt) {
         case "--sport":
@@ -114,18 +116,20 @@ export const tcpParser: ModuleFactory = (): ModuleParser => {
   };
 };
 
+const PORTS_ONLY_OPTIONS: ReadonlyMap<string, number> = new Map([
+  ["--sport", 1],
+  ["--source-port", 1],
+  ["--dport", 1],
+  ["--destination-port", 1],
+]);
+
 function portsOnlyParser(module: UdpMatch["module"]): ModuleFactory {
   return (): ModuleParser => {
     const seen = new Set<string>();
     let sport: Neg<PortRange> | null = null;
     let dport: Neg<PortRange> | null = null;
     return {
-      options: new Map([
-        ["--sport", 1],
-        ["--source-port", 1],
-        ["--dport", 1],
-        ["--destination-port", 1],
-      ]),
+      options: PORTS_ONLY_OPTIONS,
       accept(opt, invert, args) {
         const isSource = opt === "--sport" || opt === "--source-port";
         const r = portOption(seen, isSource ? "--sport" : "--dport", invert, args[0]);
@@ -217,12 +221,17 @@ function parseIcmpType(text: string, v6: boolean): IcmpMatch["type"]["value"] | 
   return { type, codeMin: code, codeMax: code, any: false };
 }
 
+const ICMP_OPTIONS: Readonly<Record<"icmp" | "icmp6", ReadonlyMap<string, number>>> = {
+  icmp: new Map([["--icmp-type", 1]]),
+  icmp6: new Map([["--icmpv6-type", 1]]),
+};
+
 function icmpFactory(module: "icmp" | "icmp6"): ModuleFactory {
   const optionName = module === "icmp" ? "--icmp-type" : "--icmpv6-type";
   return (): ModuleParser => {
     let type: IcmpMatch["type"] | null = null;
     return {
-      options: new Map([[optionName, 1]]),
+      options: ICMP_OPTIONS[module],
       accept(_opt, invert, args) {
         if (type) return `option "${optionName}" given more than once`;
         const value = parseIcmpType(args[0] ?? "", module === "icmp6");
@@ -244,18 +253,20 @@ function icmpFactory(module: "icmp" | "icmp6"): ModuleFactory {
 export const icmpParser = icmpFactory("icmp");
 export const icmp6Parser = icmpFactory("icmp6");
 
+const MULTIPORT_OPTIONS: ReadonlyMap<string, number> = new Map([
+  ["--sports", 1],
+  ["--source-ports", 1],
+  ["--dports", 1],
+  ["--destination-ports", 1],
+  ["--ports", 1],
+]);
+
 export const multiportParser: ModuleFactory = (ctx: ModuleContext): ModuleParser => {
   let which: MultiportMatch["which"] | null = null;
   let ports: PortRange[] = [];
   let invert = false;
   return {
-    options: new Map([
-      ["--sports", 1],
-      ["--source-ports", 1],
-      ["--dports", 1],
-      ["--destination-ports", 1],
-      ["--ports", 1],
-    ]),
+    options: MULTIPORT_OPTIONS,
     accept(opt, inv, args) {
       if (which) return "multiport can only have one option";
       which =

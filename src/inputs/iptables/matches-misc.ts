@@ -13,10 +13,12 @@ import { once } from "./module-parser.ts";
 
 /** comment, addrtype, iprange, physdev, set, recent, limit. */
 
+const COMMENT_OPTIONS: ReadonlyMap<string, number> = new Map([["--comment", 1]]);
+
 export const commentParser: ModuleFactory = (): ModuleParser => {
   let comment: string | null = null;
   return {
-    options: new Map([["--comment", 1]]),
+    options: COMMENT_OPTIONS,
     accept(_opt, invert, args) {
       if (invert) return "--comment cannot be negated";
       if (comment !== null) return 'option "--comment" given more than once';
@@ -45,6 +47,13 @@ const ADDR_TYPES: readonly AddrType[] = [
   "XRESOLVE",
 ];
 
+const ADDRTYPE_OPTIONS: ReadonlyMap<string, number> = new Map([
+  ["--src-type", 1],
+  ["--dst-type", 1],
+  ["--limit-iface-in", 0],
+  ["--limit-iface-out", 0],
+]);
+
 export const addrtypeParser: ModuleFactory = (): ModuleParser => {
   const seen = new Set<string>();
   let srcType: Neg<AddrType[]> | null = null;
@@ -52,12 +61,7 @@ export const addrtypeParser: ModuleFactory = (): ModuleParser => {
   let limitIfaceIn = false;
   let limitIfaceOut = false;
   return {
-    options: new Map([
-      ["--src-type", 1],
-      ["--dst-type", 1],
-      ["--limit-iface-in", 0],
-      ["--limit-iface-out", 0],
-    ]),
+    options: ADDRTYPE_OPTIONS,
     accept(opt, invert, args) {
       const dup = once(seen, opt);
       if (dup) return dup;
@@ -85,15 +89,17 @@ export const addrtypeParser: ModuleFactory = (): ModuleParser => {
   };
 };
 
+const IPRANGE_OPTIONS: ReadonlyMap<string, number> = new Map([
+  ["--src-range", 1],
+  ["--dst-range", 1],
+]);
+
 export const iprangeParser: ModuleFactory = (ctx: ModuleContext): ModuleParser => {
   const seen = new Set<string>();
   let src: Neg<IpRange> | null = null;
   let dst: Neg<IpRange> | null = null;
   return {
-    options: new Map([
-      ["--src-range", 1],
-      ["--dst-range", 1],
-    ]),
+    options: IPRANGE_OPTIONS,
     accept(opt, invert, args) {
       const dup = once(seen, opt);
       if (dup) return dup;
@@ -114,6 +120,14 @@ export const iprangeParser: ModuleFactory = (ctx: ModuleContext): ModuleParser =
   };
 };
 
+const PHYSDEV_OPTIONS: ReadonlyMap<string, number> = new Map([
+  ["--physdev-in", 1],
+  ["--physdev-out", 1],
+  ["--physdev-is-in", 0],
+  ["--physdev-is-out", 0],
+  ["--physdev-is-bridged", 0],
+]);
+
 export const physdevParser: ModuleFactory = (): ModuleParser => {
   const seen = new Set<string>();
   const m: { -readonly [K in keyof PhysdevMatch]: PhysdevMatch[K] } = {
@@ -125,13 +139,7 @@ export const physdevParser: ModuleFactory = (): ModuleParser => {
     isBridged: null,
   };
   return {
-    options: new Map([
-      ["--physdev-in", 1],
-      ["--physdev-out", 1],
-      ["--physdev-is-in", 0],
-      ["--physdev-is-out", 0],
-      ["--physdev-is-bridged", 0],
-    ]),
+    options: PHYSDEV_OPTIONS,
     accept(opt, invert, args) {
       const dup = once(seen, opt);
       if (dup) return dup;
@@ -146,30 +154,32 @@ export const physdevParser: ModuleFactory = (): ModuleParser => {
   };
 };
 
+const flagOptions = [
+  "--return-nomatch",
+  "--update-counters",
+  "--update-subcounters",
+  "--packets-eq",
+  "--packets-lt",
+  "--packets-gt",
+  "--bytes-eq",
+  "--bytes-lt",
+  "--bytes-gt",
+];
+const SET_OPTIONS: ReadonlyMap<string, number> = new Map([
+  ["--match-set", 2],
+  ["--set", 2],
+  ...flagOptions.map(
+    (o) => [o, o.includes("-eq") || o.includes("-lt") || o.includes("-gt") ? 1 : 0] as const,
+  ),
+]);
+
 export const setParser: ModuleFactory = (): ModuleParser => {
   let name: string | null = null;
   let flags: ("src" | "dst")[] = [];
   let invert = false;
   const extra: string[] = [];
-  const flagOptions = [
-    "--return-nomatch",
-    "--update-counters",
-    "--update-subcounters",
-    "--packets-eq",
-    "--packets-lt",
-    "--packets-gt",
-    "--bytes-eq",
-    "--bytes-lt",
-    "--bytes-gt",
-  ];
   return {
-    options: new Map([
-      ["--match-set", 2],
-      ["--set", 2],
-      ...flagOptions.map(
-        (o) => [o, o.includes("-eq") || o.includes("-lt") || o.includes("-gt") ? 1 : 0] as const,
-      ),
-    ]),
+    options: SET_OPTIONS,
     accept(opt, inv, args) {
       if (opt === "--match-set" || opt === "--set") {
         if (name !== null) return "only one --match-set per -m set";
@@ -189,6 +199,19 @@ export const setParser: ModuleFactory = (): ModuleParser => {
   };
 };
 
+const commands = ["--set", "--rcheck", "--update", "--remove"];
+const RECENT_OPTIONS: ReadonlyMap<string, number> = new Map([
+  ...commands.map((c) => [c, 0] as const),
+  ["--seconds", 1],
+  ["--hitcount", 1],
+  ["--reap", 0],
+  ["--rttl", 0],
+  ["--name", 1],
+  ["--mask", 1],
+  ["--rsource", 0],
+  ["--rdest", 0],
+]);
+
 export const recentParser: ModuleFactory = (): ModuleParser => {
   const seen = new Set<string>();
   let command: RecentMatch["command"] | null = null;
@@ -199,19 +222,8 @@ export const recentParser: ModuleFactory = (): ModuleParser => {
   let name = "DEFAULT";
   let mask = "255.255.255.255";
   let side: RecentMatch["side"] = "rsource";
-  const commands = ["--set", "--rcheck", "--update", "--remove"];
   return {
-    options: new Map([
-      ...commands.map((c) => [c, 0] as const),
-      ["--seconds", 1],
-      ["--hitcount", 1],
-      ["--reap", 0],
-      ["--rttl", 0],
-      ["--name", 1],
-      ["--mask", 1],
-      ["--rsource", 0],
-      ["--rdest", 0],
-    ]),
+    options: RECENT_OPTIONS,
     accept(opt, invert, args) {
       if (commands.includes(opt)) {
         if (command) return "use only one of --set, --rcheck, --update or --remove";
@@ -267,6 +279,11 @@ const LIMIT_UNITS: Readonly<Record<string, LimitMatch["unit"]>> = {
   day: "day",
 };
 
+const LIMIT_OPTIONS: ReadonlyMap<string, number> = new Map([
+  ["--limit", 1],
+  ["--limit-burst", 1],
+]);
+
 export const limitParser: ModuleFactory = (): ModuleParser => {
   const seen = new Set<string>();
   // libxt_limit defaults: 3/hour, burst 5.
@@ -274,10 +291,7 @@ export const limitParser: ModuleFactory = (): ModuleParser => {
   let unit: LimitMatch["unit"] = "hour";
   let burst = 5;
   return {
-    options: new Map([
-      ["--limit", 1],
-      ["--limit-burst", 1],
-    ]),
+    options: LIMIT_OPTIONS,
     accept(opt, invert, args) {
       if (invert) return `${opt} cannot be negated`;
       const dup = once(seen, opt);

@@ -14,6 +14,13 @@ import { once } from "./module-parser.ts";
 
 /** Matches on state kept by the kernel: statistic, mark, connmark, conntrack, state. */
 
+const STATISTIC_OPTIONS: ReadonlyMap<string, number> = new Map([
+  ["--mode", 1],
+  ["--probability", 1],
+  ["--every", 1],
+  ["--packet", 1],
+]);
+
 export const statisticParser: ModuleFactory = (): ModuleParser => {
   const seen = new Set<string>();
   let mode: string | null = null;
@@ -22,12 +29,7 @@ export const statisticParser: ModuleFactory = (): ModuleParser => {
   let packet: number | null = null;
   let invert = false;
   return {
-    options: new Map([
-      ["--mode", 1],
-      ["--probability", 1],
-      ["--every", 1],
-      ["--packet", 1],
-    ]),
+    options: STATISTIC_OPTIONS,
     accept(opt, inv, args) {
       const dup = once(seen, opt);
       if (dup) return dup;
@@ -68,11 +70,13 @@ export const statisticParser: ModuleFactory = (): ModuleParser => {
   };
 };
 
+const MARK_OPTIONS: ReadonlyMap<string, number> = new Map([["--mark", 1]]);
+
 function markFactory(module: "mark" | "connmark"): ModuleFactory {
   return (): ModuleParser => {
     let spec: { value: number; mask: number; invert: boolean } | null = null;
     return {
-      options: new Map([["--mark", 1]]),
+      options: MARK_OPTIONS,
       accept(_opt, invert, args) {
         if (spec) return 'option "--mark" given more than once';
         const [v, m] = (args[0] ?? "").split("/");
@@ -116,6 +120,18 @@ export function parseCtStates(text: string, allowSnatDnat: boolean): CtState[] |
   return parseNameList(text, allowSnatDnat ? CT_STATES : CT_STATES.slice(0, 5));
 }
 
+const addrOpts = ["ctorigsrc", "ctorigdst", "ctreplsrc", "ctrepldst"] as const;
+const portOpts = ["ctorigsrcport", "ctorigdstport", "ctreplsrcport", "ctrepldstport"] as const;
+const CONNTRACK_OPTIONS: ReadonlyMap<string, number> = new Map([
+  ["--ctstate", 1],
+  ["--ctproto", 1],
+  ...addrOpts.map((o) => [`--${o}`, 1] as const),
+  ...portOpts.map((o) => [`--${o}`, 1] as const),
+  ["--ctstatus", 1],
+  ["--ctexpire", 1],
+  ["--ctdir", 1],
+]);
+
 export const conntrackParser: ModuleFactory = (ctx: ModuleContext): ModuleParser => {
   const seen = new Set<string>();
   const fields: {
@@ -136,18 +152,8 @@ export const conntrackParser: ModuleFactory = (ctx: ModuleContext): ModuleParser
     ctexpire: null,
     ctdir: null,
   };
-  const addrOpts = ["ctorigsrc", "ctorigdst", "ctreplsrc", "ctrepldst"] as const;
-  const portOpts = ["ctorigsrcport", "ctorigdstport", "ctreplsrcport", "ctrepldstport"] as const;
   return {
-    options: new Map([
-      ["--ctstate", 1],
-      ["--ctproto", 1],
-      ...addrOpts.map((o) => [`--${o}`, 1] as const),
-      ...portOpts.map((o) => [`--${o}`, 1] as const),
-      ["--ctstatus", 1],
-      ["--ctexpire", 1],
-      ["--ctdir", 1],
-    ]),
+    options: CONNTRACK_OPTIONS,
     accept(opt, invert, args) {
       const dup = once(seen, opt);
       if (dup) return dup;
@@ -212,10 +218,12 @@ function parseExpire(text: string): PortRange | null {
   return from <= to && to <= 0xffffffff ? { from, to } : null;
 }
 
+const STATE_OPTIONS: ReadonlyMap<string, number> = new Map([["--state", 1]]);
+
 export const stateParser: ModuleFactory = (): ModuleParser => {
   let spec: { states: CtState[]; invert: boolean } | null = null;
   return {
-    options: new Map([["--state", 1]]),
+    options: STATE_OPTIONS,
     accept(_opt, invert, args) {
       if (spec) return 'option "--state" given more than once';
       const states = parseCtStates(args[0] ?? "", false);

@@ -68,8 +68,10 @@ const LOG_LEVELS: ReadonlyMap<string, number> = new Map([
 
 type Parsed = { -readonly [K in keyof TargetParser]: TargetParser[K] };
 
+const NO_OPTIONS: ReadonlyMap<string, number> = new Map();
+
 function simple(make: () => Target): TargetParser {
-  return { options: new Map(), accept: (o) => `unknown option "${o}"`, finish: make };
+  return { options: NO_OPTIONS, accept: (o) => `unknown option "${o}"`, finish: make };
 }
 
 function parseMarkPair(text: string): { value: number; mask: number | null } | null {
@@ -80,12 +82,14 @@ function parseMarkPair(text: string): { value: number; mask: number | null } | n
   return { value, mask };
 }
 
+const MARK_OPTIONS: ReadonlyMap<string, number> = new Map(
+  ["--set-xmark", "--set-mark", "--or-mark", "--xor-mark", "--and-mark"].map((o) => [o, 1]),
+);
+
 function markTarget(): TargetParser {
   let result: { value: number; mask: number } | null = null;
   const p: Parsed = {
-    options: new Map(
-      ["--set-xmark", "--set-mark", "--or-mark", "--xor-mark", "--and-mark"].map((o) => [o, 1]),
-    ),
+    options: MARK_OPTIONS,
     accept(opt, invert, args) {
       if (invert) return `${opt} cannot be negated`;
       if (result) return "MARK takes only one of --set-xmark, --set-mark, --or-mark, --and-mark, --xor-mark";
@@ -109,26 +113,28 @@ function markTarget(): TargetParser {
   return p;
 }
 
+const CONNMARK_OPTIONS: ReadonlyMap<string, number> = new Map([
+  ...[
+    "--set-xmark",
+    "--set-mark",
+    "--or-mark",
+    "--xor-mark",
+    "--and-mark",
+    "--nfmask",
+    "--ctmask",
+    "--mask",
+  ].map((o) => [o, 1] as const),
+  ["--save-mark", 0],
+  ["--restore-mark", 0],
+]);
+
 function connmarkTarget(): TargetParser {
   let set: { value: number; mask: number } | null = null;
   let mode: "save" | "restore" | null = null;
   let nfmask = 0xffffffff;
   let ctmask = 0xffffffff;
   return {
-    options: new Map([
-      ...[
-        "--set-xmark",
-        "--set-mark",
-        "--or-mark",
-        "--xor-mark",
-        "--and-mark",
-        "--nfmask",
-        "--ctmask",
-        "--mask",
-      ].map((o) => [o, 1] as const),
-      ["--save-mark", 0],
-      ["--restore-mark", 0],
-    ]),
+    options: CONNMARK_OPTIONS,
     accept(opt, invert, args) {
       if (invert) return `${opt} cannot be negated`;
       if (opt === "--save-mark" || opt === "--restore-mark") {
@@ -207,18 +213,24 @@ export function parseNatRange(text: string, family: Family): NatRange | null {
 
 const PORT_PROTOS = [6, 17, 132, 33, 136];
 
+const NAT_FLAGS: readonly [string, number][] = [
+  ["--random", 0],
+  ["--random-fully", 0],
+  ["--persistent", 0],
+];
+const DNAT_OPTIONS: ReadonlyMap<string, number> = new Map([
+  ["--to-destination", 1],
+  ["--to", 1],
+  ...NAT_FLAGS,
+]);
+const SNAT_OPTIONS: ReadonlyMap<string, number> = new Map([["--to-source", 1], ["--to", 1], ...NAT_FLAGS]);
+
 function natTarget(kind: "DNAT" | "SNAT", ctx: TargetContext): TargetParser {
   const rangeOpt = kind === "DNAT" ? "--to-destination" : "--to-source";
   let range: NatRange | null = null;
   const flags = { random: false, randomFully: false, persistent: false };
   return {
-    options: new Map([
-      [rangeOpt, 1],
-      ["--to", 1],
-      ["--random", 0],
-      ["--random-fully", 0],
-      ["--persistent", 0],
-    ]),
+    options: kind === "DNAT" ? DNAT_OPTIONS : SNAT_OPTIONS,
     accept(opt, invert, args) {
       if (invert) return `${opt} cannot be negated`;
       if (opt === rangeOpt || opt === "--to") {
@@ -239,17 +251,19 @@ function natTarget(kind: "DNAT" | "SNAT", ctx: TargetContext): TargetParser {
   };
 }
 
+const PORTS_OPTIONS: ReadonlyMap<string, number> = new Map([
+  ["--to-ports", 1],
+  ["--random", 0],
+  ["--random-fully", 0],
+]);
+
 function portsTarget(kind: "MASQUERADE" | "REDIRECT", ctx: TargetContext): TargetParser {
   let minPort: number | null = null;
   let maxPort: number | null = null;
   let random = false;
   let randomFully = false;
   return {
-    options: new Map([
-      ["--to-ports", 1],
-      ["--random", 0],
-      ["--random-fully", 0],
-    ]),
+    options: PORTS_OPTIONS,
     accept(opt, invert, args) {
       if (invert) return `${opt} cannot be negated`;
       if (opt === "--random") random = true;
@@ -268,19 +282,25 @@ function portsTarget(kind: "MASQUERADE" | "REDIRECT", ctx: TargetContext): Targe
   };
 }
 
+const flagOrder = [
+  "--log-tcp-sequence",
+  "--log-tcp-options",
+  "--log-ip-options",
+  "--log-uid",
+  "--log-macdecode",
+];
+const LOG_OPTIONS: ReadonlyMap<string, number> = new Map([
+  ["--log-prefix", 1],
+  ["--log-level", 1],
+  ...flagOrder.map((f) => [f, 0] as const),
+]);
+
 function logTarget(): TargetParser {
   let prefix: string | null = null;
   let level = 4;
   const flags: string[] = [];
-  const flagOrder = [
-    "--log-tcp-sequence",
-    "--log-tcp-options",
-    "--log-ip-options",
-    "--log-uid",
-    "--log-macdecode",
-  ];
   return {
-    options: new Map([["--log-prefix", 1], ["--log-level", 1], ...flagOrder.map((f) => [f, 0] as const)]),
+    options: LOG_OPTIONS,
     accept(opt, invert, args) {
       if (invert) return `${opt} cannot be negated`;
       const arg = args[0] ?? "";
@@ -300,6 +320,13 @@ function logTarget(): TargetParser {
 
 // libxt_NFLOG keeps threshold 0 (XT_NFLOG_DEFAULT_THRESHOLD) unless given, and prints any other value,
 // so an explicit `--nflog-threshold 1` is printed back (seen with iptables 1.8.9).
+const NFLOG_OPTIONS: ReadonlyMap<string, number> = new Map(
+  ["--nflog-group", "--nflog-prefix", "--nflog-range", "--nflog-size", "--nflog-threshold"].map((o) => [
+    o,
+    1,
+  ]),
+);
+
 function nflogTarget(): TargetParser {
   const t = {
     prefix: null as string | null,
@@ -309,12 +336,7 @@ function nflogTarget(): TargetParser {
     threshold: 0,
   };
   return {
-    options: new Map(
-      ["--nflog-group", "--nflog-prefix", "--nflog-range", "--nflog-size", "--nflog-threshold"].map((o) => [
-        o,
-        1,
-      ]),
-    ),
+    options: NFLOG_OPTIONS,
     accept(opt, invert, args) {
       if (invert) return `${opt} cannot be negated`;
       const arg = args[0] ?? "";
@@ -334,20 +356,25 @@ function nflogTarget(): TargetParser {
   };
 }
 
+const oneArg = [
+  "--zone",
+  "--zone-orig",
+  "--zone-reply",
+  "--helper",
+  "--ctevents",
+  "--expevents",
+  "--timeout",
+];
+const CT_OPTIONS: ReadonlyMap<string, number> = new Map([
+  ["--notrack", 0],
+  ...oneArg.map((o) => [o, 1] as const),
+]);
+
 function ctTarget(kind: "CT" | "NOTRACK"): TargetParser {
   let notrack = kind === "NOTRACK";
   const options: string[] = [];
-  const oneArg = [
-    "--zone",
-    "--zone-orig",
-    "--zone-reply",
-    "--helper",
-    "--ctevents",
-    "--expevents",
-    "--timeout",
-  ];
   return {
-    options: new Map([["--notrack", 0], ...oneArg.map((o) => [o, 1] as const)]),
+    options: CT_OPTIONS,
     accept(opt, invert, args) {
       if (invert) return `${opt} cannot be negated`;
       if (kind === "NOTRACK") return `unknown option "${opt}"`;
@@ -359,11 +386,13 @@ function ctTarget(kind: "CT" | "NOTRACK"): TargetParser {
   };
 }
 
+const REJECT_OPTIONS: ReadonlyMap<string, number> = new Map([["--reject-with", 1]]);
+
 function rejectTarget(ctx: TargetContext): TargetParser {
   const table = ctx.family === 4 ? REJECT_V4 : REJECT_V6;
   let withType = ctx.family === 4 ? "icmp-port-unreachable" : "icmp6-port-unreachable";
   return {
-    options: new Map([["--reject-with", 1]]),
+    options: REJECT_OPTIONS,
     accept(_opt, invert, args) {
       if (invert) return "--reject-with cannot be negated";
       const canonical = table.get(args[0] ?? "");

@@ -17,33 +17,57 @@ export type TokenizeResult = { ok: true; tokens: Token[] } | { ok: false; column
 
 export function tokenize(line: string): TokenizeResult {
   const tokens: Token[] = [];
-  let i = 0;
   const n = line.length;
+  let i = 0;
   while (i < n) {
-    while (i < n && (line[i] === " " || line[i] === "\t")) i++;
-    if (i >= n) break;
+    let c = line.charCodeAt(i);
+    if (c === 32 || c === 9) {
+      i++;
+      continue;
+    }
     const start = i;
-    let text = "";
-    let quoted = false;
-    while (i < n && line[i] !== " " && line[i] !== "\t") {
-      const ch = line[i] as string;
-      if (ch === '"' || ch === "'") {
-        quoted = true;
-        const close = ch;
-        i++;
-        while (i < n && line[i] !== close) {
-          if (line[i] === "\\" && i + 1 < n) i++;
-          text += line[i];
+    // Fast path: a bare word is one slice (most words of a dump are).
+    while (i < n) {
+      c = line.charCodeAt(i);
+      if (c === 32 || c === 9 || c === 34 || c === 39) break;
+      i++;
+    }
+    if (i >= n || c === 32 || c === 9) {
+      tokens.push({ text: line.slice(start, i), column: start + 1, quoted: false });
+      continue;
+    }
+    // The word has quotes: rebuild it piece by piece, resolving backslash escapes inside them.
+    let text = line.slice(start, i);
+    while (i < n) {
+      c = line.charCodeAt(i);
+      if (c === 32 || c === 9) break;
+      if (c !== 34 && c !== 39) {
+        const from = i;
+        while (i < n) {
+          const d = line.charCodeAt(i);
+          if (d === 32 || d === 9 || d === 34 || d === 39) break;
           i++;
         }
-        if (i >= n) return { ok: false, column: start + 1, message: `unterminated ${close} quote` };
-        i++;
-      } else {
-        text += ch;
+        text += line.slice(from, i);
+        continue;
+      }
+      const close = c;
+      i++;
+      let from = i;
+      while (i < n && line.charCodeAt(i) !== close) {
+        if (line.charCodeAt(i) === 92 && i + 1 < n) {
+          text += line.slice(from, i);
+          i++;
+          from = i;
+        }
         i++;
       }
+      if (i >= n)
+        return { ok: false, column: start + 1, message: `unterminated ${String.fromCharCode(close)} quote` };
+      text += line.slice(from, i);
+      i++;
     }
-    tokens.push({ text, column: start + 1, quoted });
+    tokens.push({ text, column: start + 1, quoted: true });
   }
   return { ok: true, tokens };
 }
