@@ -72,11 +72,9 @@ export function renderTraceText(
           out.push(`   ${"".padEnd(9)}   => ${h.effect}`);
         }
       } else {
-        out.push(step.text);
+        out.push(step.text());
         // The entry as `conntrack -L` would list it, right where it is confirmed.
-        if (step.kind === "conntrack" && step.text.endsWith("confirmed") && t.conntrack) {
-          out.push(`   ${formatConntrackEntry(t.conntrack, opts.now)}`);
-        }
+        if (step.confirmed) out.push(`   ${formatConntrackEntry(step.confirmed, opts.now)}`);
       }
     }
     out.push(`Leaves as: ${describePacket(t.packet)}`);

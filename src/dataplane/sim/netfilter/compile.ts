@@ -21,15 +21,33 @@ import type { Env } from "./env.ts";
  * hash lookups, so a 10,000-service chain costs one Map lookup, not 20,000 rule tests.
  */
 
-export interface CompiledRule {
-  readonly rule: Rule;
-  readonly table: TableName;
-  readonly preds: readonly Pred[];
-  readonly target: Target | null;
-  /** Set when the rule cannot be evaluated faithfully (unknown module, parse error): it never matches. */
-  readonly uncertain: string | null;
-  /** The rule as iptables-save prints it, for traces. */
-  readonly text: string;
+export class CompiledRule {
+  private printed: string | null = null;
+  /** The chain a `-j`/`-g` to a user chain goes to, resolved once at compile time (null: missing). */
+  jump: CompiledChain | null = null;
+  /** The line did not parse. Kept here so the per-packet loop need not touch the (cold) Rule. */
+  readonly broken: boolean;
+
+  constructor(
+    readonly rule: Rule,
+    readonly table: TableName,
+    private readonly family: Family,
+    readonly preds: readonly Pred[],
+    readonly target: Target | null,
+    /** Set when the rule cannot be evaluated faithfully (unknown module, parse error): it never matches. */
+    readonly uncertain: string | null,
+  ) {
+    this.broken = rule.error !== null;
+  }
+
+  /**
+   * The rule as iptables-save prints it, for traces. Printed on first use: printing every rule of a
+   * 100,000-rule node up front cost a second and ~150 MB that no trace needs.
+   */
+  get text(): string {
+    this.printed ??= formatRule(this.rule, this.family);
+    return this.printed;
+  }
 }
 
 export type Segment =
@@ -111,6 +129,9 @@ export function compileRuleset(file: RulesetFile, options: CompileOptions = {}):
       if (!chains.has(name))
         chains.set(name, { table: table.name, name, policy: "ACCEPT", rules: [], segments: [] });
     }
+    for (const chain of chains.values()) {
+      for (const r of chain.rules) if (r.target?.kind === "jump") r.jump = chains.get(r.target.chain) ?? null;
+    }
     for (const loop of findLoops(chains)) {
       diagnostics.push({
         code: "iptables.chain-loop",
@@ -130,9 +151,8 @@ function compileRule(
   family: Family,
   ipsets: IpSetRegistry | null,
 ): CompiledRule {
-  const text = formatRule(rule, family);
   if (rule.error !== null) {
-    return { rule, table, preds: [], target: null, uncertain: `cannot parse: ${rule.error}`, text };
+    return new CompiledRule(rule, table, family, [], null, `cannot parse: ${rule.error}`);
   }
   const preds: Pred[] = [];
   const problems: string[] = [];
@@ -162,7 +182,7 @@ function compileRule(
   let uncertain = problems.length ? problems.join(", ") : null;
   if (rule.target?.kind === "unknown")
     uncertain = [uncertain, `-j ${rule.target.name}`].filter(Boolean).join(", ");
-  return { rule, table, preds, target: rule.target, uncertain, text };
+  return new CompiledRule(rule, table, family, preds, rule.target, uncertain);
 }
 
 /** The exact-match key a rule is indexable by, or null. */

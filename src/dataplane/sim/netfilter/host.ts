@@ -29,7 +29,10 @@ export interface HostStep {
   readonly kind: "table" | "conntrack" | "nat" | "route" | "verdict" | "note";
   readonly hook?: Hook;
   readonly table?: TableName;
-  readonly text: string;
+  /** What happened, in words. A function: the words are only built when someone reads them. */
+  readonly text: () => string;
+  /** The entry confirmed at this step, for the conntrack line a renderer may print. */
+  readonly confirmed?: ConntrackEntry;
   readonly hits?: readonly RuleHit[];
 }
 
@@ -126,7 +129,8 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
     stoppedAt: HostTraversal["stoppedAt"],
     rejectWith: string | null = null,
   ): HostTraversal => {
-    steps.push({ kind: "verdict", text: verdictText(verdict, disposition, stoppedAt, outIface) });
+    const out = outIface;
+    steps.push({ kind: "verdict", text: () => verdictText(verdict, disposition, stoppedAt, out) });
     return {
       verdict,
       disposition,
@@ -164,7 +168,8 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
       if (original) dnat = change;
       steps.push({
         kind: "nat",
-        text: `destination ${from.addr}:${from.port} -> ${change.to.addr}:${change.to.port} from the ${change.by}`,
+        text: () =>
+          `destination ${from.addr}:${from.port} -> ${change.to.addr}:${change.to.port} from the ${change.by}`,
       });
     } else {
       const applies = original ? ct.status.srcNat : ct.status.dstNat;
@@ -180,7 +185,8 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
       if (original) snat = change;
       steps.push({
         kind: "nat",
-        text: `source ${from.addr}:${from.port} -> ${change.to.addr}:${change.to.port} from the ${change.by}`,
+        text: () =>
+          `source ${from.addr}:${from.port} -> ${change.to.addr}:${change.to.port} from the ${change.by}`,
       });
     }
   };
@@ -204,7 +210,7 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
       const tableHits: RuleHit[] = [];
       const result: TableResult = runTable(ctx.rules, table, hook, p, env, { hit: (h) => tableHits.push(h) });
       hits.push(...tableHits);
-      steps.push({ kind: "table", hook, table, text: `${table} ${hook}`, hits: tableHits });
+      steps.push({ kind: "table", hook, table, text: () => `${table} ${hook}`, hits: tableHits });
       if (result.verdict === "DROP") return finish("DROP", "dropped", { hook, table });
       if (result.verdict === "REJECT")
         return finish("REJECT", "rejected", { hook, table }, result.reject ?? null);
@@ -253,7 +259,7 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
     if (!binding) {
       steps.push({
         kind: "nat",
-        text: `${t.kind} found no address or free port (${where}); the packet is dropped`,
+        text: () => `${t.kind} found no address or free port (${where}); the packet is dropped`,
       });
       return finish("DROP", "dropped", { hook, table: "nat" });
     }
@@ -262,20 +268,22 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
       ctx.conntrack.setReply(ct, { ...ct.reply, src: binding.addr, sport: binding.port }, "DNAT");
       p.dst = binding.addr;
       p.dport = binding.port;
-      dnat = { from, to: addrPort(p.dst, p.dport), by: `${t.kind} (${where})` };
+      const change = { from, to: addrPort(p.dst, p.dport), by: `${t.kind} (${where})` };
+      dnat = change;
       steps.push({
         kind: "nat",
-        text: `${t.kind}: destination ${from.addr}:${from.port} -> ${dnat.to.addr}:${dnat.to.port}`,
+        text: () => `${t.kind}: destination ${from.addr}:${from.port} -> ${change.to.addr}:${change.to.port}`,
       });
     } else {
       const from = addrPort(p.src, p.sport);
       ctx.conntrack.setReply(ct, { ...ct.reply, dst: binding.addr, dport: binding.port }, "SNAT");
       p.src = binding.addr;
       p.sport = binding.port;
-      snat = { from, to: addrPort(p.src, p.sport), by: `${t.kind} (${where})` };
+      const change = { from, to: addrPort(p.src, p.sport), by: `${t.kind} (${where})` };
+      snat = change;
       steps.push({
         kind: "nat",
-        text: `${t.kind}: source ${from.addr}:${from.port} -> ${snat.to.addr}:${snat.to.port}`,
+        text: () => `${t.kind}: source ${from.addr}:${from.port} -> ${change.to.addr}:${change.to.port}`,
       });
     }
     return null;
@@ -283,18 +291,20 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
 
   const track = () => {
     if (env.untracked) {
-      steps.push({ kind: "conntrack", text: "conntrack: untracked (CT --notrack in raw)" });
+      steps.push({ kind: "conntrack", text: () => "conntrack: untracked (CT --notrack in raw)" });
       return;
     }
     const c = ctx.conntrack.classify(p);
     env.ct = c.entry;
     env.ctDir = (c.dir ?? "ORIGINAL") as CtDir;
     env.ctState = c.ctstate;
-    const text = !c.entry
-      ? `conntrack: ${c.ctstate} (no entry)`
-      : c.entry.status.confirmed
-        ? `conntrack: ${c.ctstate}, entry #${c.entry.id}, ${c.dir === "REPLY" ? "reply" : "original"} direction`
-        : `conntrack: ${c.ctstate}, a new connection (entry #${c.entry.id}, confirmed when the packet leaves the hooks)`;
+    const known = c.entry?.status.confirmed ?? false;
+    const text = () =>
+      !c.entry
+        ? `conntrack: ${c.ctstate} (no entry)`
+        : known
+          ? `conntrack: ${c.ctstate}, entry #${c.entry.id}, ${c.dir === "REPLY" ? "reply" : "original"} direction`
+          : `conntrack: ${c.ctstate}, a new connection (entry #${c.entry.id}, confirmed when the packet leaves the hooks)`;
     steps.push({ kind: "conntrack", text });
   };
 
@@ -303,11 +313,16 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
     if (!ctx.conntrack.confirm(env.ct)) {
       steps.push({
         kind: "conntrack",
-        text: "conntrack: the entry clashes with an existing one; the kernel drops the packet",
+        text: () => "conntrack: the entry clashes with an existing one; the kernel drops the packet",
       });
       return finish("DROP", "dropped", { hook: env.hook, table: null });
     }
-    steps.push({ kind: "conntrack", text: `conntrack: entry #${env.ct.id} confirmed` });
+    const entry = env.ct;
+    steps.push({
+      kind: "conntrack",
+      text: () => `conntrack: entry #${entry.id} confirmed`,
+      confirmed: entry,
+    });
     return null;
   };
 
@@ -339,9 +354,11 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
     const rest = runHook("OUTPUT", ["mangle", "nat", "filter", "security"]);
     if (rest) return rest;
     outIface = isLocalDst() ? "lo" : input.outIface;
+    const [dst, out] = [p.dst, outIface];
     steps.push({
       kind: "route",
-      text: `routing: ${formatIp(fam, p.dst)} ${isLocalDst() ? "is local: out via lo" : `leaves by ${outIface ?? "(no interface given)"}`}`,
+      text: () =>
+        `routing: ${formatIp(fam, dst)} ${out === "lo" ? "is local: out via lo" : `leaves by ${out ?? "(no interface given)"}`}`,
     });
     env.outIface = outIface;
     const post = runHook("POSTROUTING") ?? confirm();
@@ -360,22 +377,27 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
   track();
   const pre = runHook("PREROUTING", ["mangle", "nat"]);
   if (pre) return pre;
+  const routedDst = p.dst;
   if (isLocalDst()) {
-    steps.push({ kind: "route", text: `routing: ${formatIp(fam, p.dst)} is a local address: INPUT` });
+    steps.push({
+      kind: "route",
+      text: () => `routing: ${formatIp(fam, routedDst)} is a local address: INPUT`,
+    });
     return deliverLocally();
   }
   if (ctx.forwarding === false) {
     steps.push({
       kind: "route",
-      text: `routing: ${formatIp(fam, p.dst)} is not local and forwarding is off`,
+      text: () => `routing: ${formatIp(fam, routedDst)} is not local and forwarding is off`,
     });
     return finish("DROP", "dropped", { hook: "PREROUTING", table: null });
   }
-  outIface = outIface ?? input.inIface;
-  env.outIface = outIface;
+  const forwardOut = outIface ?? input.inIface;
+  outIface = forwardOut;
+  env.outIface = forwardOut;
   steps.push({
     kind: "route",
-    text: `routing: ${formatIp(fam, p.dst)} is not local: FORWARD, out via ${outIface}`,
+    text: () => `routing: ${formatIp(fam, routedDst)} is not local: FORWARD, out via ${forwardOut}`,
   });
   const fwd = runHook("FORWARD") ?? runHook("POSTROUTING") ?? confirm();
   return fwd ?? finish("ACCEPT", "forward", null);

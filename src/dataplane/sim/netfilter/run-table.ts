@@ -55,7 +55,7 @@ export function runTable(
   const chains = rs.tables.get(table);
   const chain = chains?.get(hook);
   if (!chains || !chain) return ACCEPT;
-  const result = runChain(chains, chain, p, env, rec, 0);
+  const result = runChain(chain, p, env, rec, 0);
   if (result.verdict !== "CONTINUE") return result;
   const policy = chain.policy ?? "ACCEPT";
   const key = policyKey(table, hook);
@@ -67,24 +67,7 @@ export function runTable(
   return policy === "DROP" ? { verdict: "DROP" } : ACCEPT;
 }
 
-function* candidates(chain: CompiledChain, p: Packet): Generator<CompiledRule> {
-  for (const seg of chain.segments) {
-    if (seg.kind === "linear") yield* seg.rules;
-    else {
-      const bucket = seg.buckets.get(seg.key(p));
-      if (bucket) yield* bucket;
-    }
-  }
-}
-
-function runChain(
-  chains: ReadonlyMap<string, CompiledChain>,
-  chain: CompiledChain,
-  p: Packet,
-  env: Env,
-  rec: Recorder,
-  depth: number,
-): ChainResult {
+function runChain(chain: CompiledChain, p: Packet, env: Env, rec: Recorder, depth: number): ChainResult {
   if (depth > MAX_DEPTH) {
     env.uncertain(
       chain.rules[0]?.rule ?? placeholderRule(chain),
@@ -92,8 +75,28 @@ function runChain(
     );
     return { verdict: "DROP" };
   }
-  rules: for (const cr of candidates(chain, p)) {
-    if (cr.rule.error !== null) {
+  for (const seg of chain.segments) {
+    // An indexed run offers only the rules keyed on this packet's destination (or port), in order.
+    const list = seg.kind === "linear" ? seg.rules : seg.buckets.get(seg.key(p));
+    if (list === undefined) continue;
+    const result = runRules(list, chain, p, env, rec, depth);
+    if (result !== null) return result;
+  }
+  return CONTINUE;
+}
+
+/** Runs a list of candidate rules; null means "fell off the end, go on with the chain". */
+function runRules(
+  list: readonly CompiledRule[],
+  chain: CompiledChain,
+  p: Packet,
+  env: Env,
+  rec: Recorder,
+  depth: number,
+): ChainResult | null {
+  rules: for (let i = 0; i < list.length; i++) {
+    const cr = list[i] as CompiledRule;
+    if (cr.broken) {
       env.uncertain(cr.rule, cr.uncertain ?? "cannot parse");
       continue;
     }
@@ -125,13 +128,13 @@ function runChain(
         hit("RETURN");
         return CONTINUE;
       case "jump": {
-        const target = chains.get(t.chain);
+        const target = cr.jump;
         hit(`${t.goto ? "goto" : "jump to"} ${t.chain}`);
         if (!target) {
           env.uncertain(cr.rule, `chain ${t.chain} does not exist`);
           continue;
         }
-        const r = runChain(chains, target, p, env, rec, depth + 1);
+        const r = runChain(target, p, env, rec, depth + 1);
         if (t.goto || r.verdict !== "CONTINUE") return r;
         continue;
       }
@@ -182,7 +185,7 @@ function runChain(
         continue;
     }
   }
-  return CONTINUE;
+  return null;
 }
 
 function placeholderRule(chain: CompiledChain): Rule {
