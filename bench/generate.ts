@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -228,7 +228,8 @@ export function generateKubeRuleset(options: GenerateOptions = {}): GeneratedRul
     const type = r < lbShare ? "LoadBalancer" : r < lbShare + nodePortShare ? "NodePort" : "ClusterIP";
     const lb = type === "LoadBalancer";
     const etpLocal = lb && rand() < 0.25;
-    const sourceRanges = lb && !etpLocal && rand() < 0.15 ? [`203.0.${int(256)}.0/24`, "198.51.100.0/24"] : [];
+    const sourceRanges =
+      lb && !etpLocal && rand() < 0.15 ? [`203.0.${int(256)}.0/24`, "198.51.100.0/24"] : [];
     const clusterIp = unique(() => ip(10, 0, int(256), 1 + int(254)));
     const loadBalancerIp = lb ? unique(() => ip(20, 40 + int(8), int(256), 1 + int(254))) : null;
     const endpoints: number[] = [];
@@ -276,7 +277,10 @@ export function generateKubeRuleset(options: GenerateOptions = {}): GeneratedRul
 
   // filter: jumps from built-ins in the order Prepend leaves them (doc §5.1, §5.5), AKS wireserver block.
   const cNew = "-m conntrack --ctstate NEW";
-  filter.add("INPUT", `${cNew} -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL`);
+  filter.add(
+    "INPUT",
+    `${cNew} -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL`,
+  );
   filter.add("INPUT", `-m comment --comment "kubernetes health check service ports" -j KUBE-NODEPORTS`);
   filter.add(
     "INPUT",
@@ -295,7 +299,10 @@ export function generateKubeRuleset(options: GenerateOptions = {}): GeneratedRul
   );
   filter.add("FORWARD", "-d 168.63.129.16/32 -p tcp -m tcp --dport 32526 -j DROP");
   filter.add("FORWARD", "-d 168.63.129.16/32 -p tcp -m tcp --dport 80 -j DROP");
-  filter.add("OUTPUT", `${cNew} -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL`);
+  filter.add(
+    "OUTPUT",
+    `${cNew} -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL`,
+  );
   filter.add("OUTPUT", `${cNew} -m comment --comment "kubernetes service portals" -j KUBE-SERVICES`);
   filter.add("OUTPUT", "-j KUBE-FIREWALL");
   filter.add(
@@ -346,7 +353,8 @@ export function generateKubeRuleset(options: GenerateOptions = {}): GeneratedRul
     "KUBE-POSTROUTING",
     `-m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully`,
   );
-  for (const c of ["KUBE-KUBELET-CANARY", "KUBE-NODEPORTS", "KUBE-PROXY-CANARY", "KUBE-SERVICES"]) nat.declare(c);
+  for (const c of ["KUBE-KUBELET-CANARY", "KUBE-NODEPORTS", "KUBE-PROXY-CANARY", "KUBE-SERVICES"])
+    nat.declare(c);
 
   const balance = (chain: string, spn: string, s: GeneratedService, eps: readonly number[]) => {
     const sorted = eps.map((e) => `${formatIpv4(e)}:${s.targetPort}`).sort();
@@ -354,8 +362,7 @@ export function generateKubeRuleset(options: GenerateOptions = {}): GeneratedRul
       const sep = `KUBE-SEP-${kubeHash(spn + s.proto + ep)}`;
       const comment = largeClusterMode ? "" : `-m comment --comment ${q(`${spn} -> ${ep}`)} `;
       const left = sorted.length - i;
-      const stat =
-        left > 1 ? `-m statistic --mode random --probability ${kernelProbability(1 / left)} ` : "";
+      const stat = left > 1 ? `-m statistic --mode random --probability ${kernelProbability(1 / left)} ` : "";
       nat.add(chain, `${comment}${stat}-j ${sep}`);
     });
   };
@@ -375,11 +382,17 @@ export function generateKubeRuleset(options: GenerateOptions = {}): GeneratedRul
     const localEps = s.endpoints.filter(localPodNet);
 
     // 1. cluster IP capture; 3. LB VIP capture; 4. node port; 5. health check node port.
-    nat.add("KUBE-SERVICES", `-d ${cip} -p ${p} -m comment --comment ${q(`${spn} cluster IP`)} ${l4(s.port)} -j ${svc}`);
+    nat.add(
+      "KUBE-SERVICES",
+      `-d ${cip} -p ${p} -m comment --comment ${q(`${spn} cluster IP`)} ${l4(s.port)} -j ${svc}`,
+    );
     if (s.loadBalancerIp !== null) {
       const vip = `${formatIpv4(s.loadBalancerIp)}/32`;
       const to = s.sourceRanges.length ? fw : ext;
-      nat.add("KUBE-SERVICES", `-d ${vip} -p ${p} -m comment --comment ${q(`${spn} loadbalancer IP`)} ${l4(s.port)} -j ${to}`);
+      nat.add(
+        "KUBE-SERVICES",
+        `-d ${vip} -p ${p} -m comment --comment ${q(`${spn} loadbalancer IP`)} ${l4(s.port)} -j ${to}`,
+      );
       if (s.sourceRanges.length) {
         filter.add(
           "KUBE-PROXY-FIREWALL",
@@ -418,10 +431,16 @@ export function generateKubeRuleset(options: GenerateOptions = {}): GeneratedRul
     // 7. external chain; 8. source-range firewall.
     if (external) {
       if (!local) {
-        nat.add(ext, `-m comment --comment ${q(`masquerade traffic for ${spn} external destinations`)} -j KUBE-MARK-MASQ`);
+        nat.add(
+          ext,
+          `-m comment --comment ${q(`masquerade traffic for ${spn} external destinations`)} -j KUBE-MARK-MASQ`,
+        );
         nat.add(ext, `-j ${svc}`);
       } else {
-        nat.add(ext, `-s ${CLUSTER_CIDR} -m comment --comment ${q(`pod traffic for ${spn} external destinations`)} -j ${svc}`);
+        nat.add(
+          ext,
+          `-s ${CLUSTER_CIDR} -m comment --comment ${q(`pod traffic for ${spn} external destinations`)} -j ${svc}`,
+        );
         nat.add(
           ext,
           `-m comment --comment ${q(`masquerade LOCAL traffic for ${spn} external destinations`)} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`,
@@ -439,7 +458,10 @@ export function generateKubeRuleset(options: GenerateOptions = {}): GeneratedRul
     if (s.sourceRanges.length) {
       for (const range of s.sourceRanges)
         nat.add(fw, `-s ${range} -m comment --comment ${q(`${spn} loadbalancer IP`)} -j ${ext}`);
-      nat.add(fw, `-m comment --comment ${q(`other traffic to ${spn} will be dropped by KUBE-PROXY-FIREWALL`)}`);
+      nat.add(
+        fw,
+        `-m comment --comment ${q(`other traffic to ${spn} will be dropped by KUBE-PROXY-FIREWALL`)}`,
+      );
     }
     // 10. endpoint chains.
     for (const e of s.endpoints) {
@@ -458,7 +480,13 @@ export function generateKubeRuleset(options: GenerateOptions = {}): GeneratedRul
   const out: string[] = [];
   const rulesByTable: Record<string, number> = {};
   let chainCount = 0;
-  chainCount += render("mangle", ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"], mangle, out, rulesByTable);
+  chainCount += render(
+    "mangle",
+    ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
+    mangle,
+    out,
+    rulesByTable,
+  );
   chainCount += render("filter", ["INPUT", "FORWARD", "OUTPUT"], filter, out, rulesByTable);
   chainCount += render("nat", ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"], nat, out, rulesByTable);
   const ruleCount = Object.values(rulesByTable).reduce((a, b) => a + b, 0);
@@ -474,17 +502,39 @@ export function generateKubeRuleset(options: GenerateOptions = {}): GeneratedRul
   };
 }
 
-export const DEFAULT_OUT = resolve(dirname(fileURLToPath(import.meta.url)), "out", "kube-10k.rules");
-
-/** Generates the default 10,000 x 5 dump into bench/out/kube-10k.rules. */
-export function writeDefaultRuleset(path = DEFAULT_OUT, options: GenerateOptions = {}): GeneratedRuleset & { path: string } {
-  const g = generateKubeRuleset(options);
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, g.text);
-  return { ...g, path };
+/** The repository root: the nearest directory above this file with a package.json (also when bundled). */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(resolve(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+export const DEFAULT_OUT = resolve(repoRoot(), "bench", "out", "kube-10k.rules");
+
+/** Where a dump of this size goes: bench/out/kube-10k.rules for the default 10,000 x 5. */
+export function defaultPath(options: GenerateOptions = {}): string {
+  const services = options.services ?? 10_000;
+  const eps = options.endpointsPerService ?? 5;
+  const size = services % 1000 === 0 ? `${services / 1000}k` : `${services}svc`;
+  return resolve(dirname(DEFAULT_OUT), `kube-${size}${eps === 5 ? "" : `-${eps}ep`}.rules`);
+}
+
+/** Generates a dump (by default the 10,000 x 5 one) and writes it under bench/out/. */
+export function writeDefaultRuleset(
+  path: string | undefined = undefined,
+  options: GenerateOptions = {},
+): GeneratedRuleset & { path: string } {
+  const g = generateKubeRuleset(options);
+  const out = path ?? defaultPath(options);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, g.text);
+  return { ...g, path: out };
+}
+
+if (
+  process.argv[1]?.endsWith("generate.ts") &&
+  import.meta.url === pathToFileURL(resolve(process.argv[1])).href
+) {
   const t0 = process.hrtime.bigint();
   const g = writeDefaultRuleset();
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;

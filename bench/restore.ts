@@ -21,7 +21,9 @@ export interface RestoreResult {
 const TOOLS = ["iptables-legacy-restore", "iptables-nft-restore"] as const;
 
 function which(cmd: string): string | null {
-  for (const dir of (process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(":").concat(["/usr/sbin", "/sbin"])) {
+  for (const dir of (process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin")
+    .split(":")
+    .concat(["/usr/sbin", "/sbin"])) {
     const p = `${dir}/${cmd}`;
     if (existsSync(p)) return p;
   }

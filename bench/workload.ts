@@ -1,8 +1,8 @@
 import type { CompiledRuleset } from "../src/dataplane/sim/netfilter/compile.ts";
+import type { HostAddresses } from "../src/dataplane/sim/netfilter/env.ts";
 import type { HostInput } from "../src/dataplane/sim/netfilter/host.ts";
-import { staticHost } from "../src/dataplane/sim/netfilter/static-host.ts";
-import { traceExact, traceSampled } from "../src/dataplane/sim/netfilter/trace.ts";
 import { makePacket, PROTO, TCP } from "../src/model/packet.ts";
+import type { Engine } from "./engine.ts";
 import { formatIpv4, type GeneratedRuleset, type GeneratedService } from "./generate.ts";
 
 /**
@@ -41,13 +41,19 @@ export function makeWorkload(g: GeneratedRuleset, count: number, seed: number): 
       dport: service.port,
       tcpFlags: tcp ? TCP.SYN : 0,
     });
-    out.push({ service, input: { packet, inIface: "eth0", outIface: "eth0" }, seed: 1 + (next() % 0x7fffffff) });
+    out.push({
+      service,
+      input: { packet, inIface: "eth0", outIface: "eth0" },
+      seed: 1 + (next() % 0x7fffffff),
+    });
   }
   return out;
 }
 
-export function nodeHost(g: GeneratedRuleset) {
-  return staticHost({
+type Tracer = Pick<Engine, "traceSampled" | "traceExact">;
+
+export function nodeHost(engine: Pick<Engine, "staticHost">, g: GeneratedRuleset): HostAddresses {
+  return engine.staticHost({
     localIps: [{ family: 4, addr: g.nodeIp }],
     ifaceAddrs: new Map([["eth0", { family: 4 as const, addr: g.nodeIp }]]),
   });
@@ -57,14 +63,15 @@ export type Mode = "sampled" | "exact";
 
 /** Runs one trace; returns whether the outcome is the expected one (DNAT to an endpoint of the service). */
 export function runOne(
+  engine: Tracer,
   rules: CompiledRuleset,
-  host: ReturnType<typeof nodeHost>,
+  host: HostAddresses,
   t: TracePacket,
   mode: Mode,
 ): unknown {
   return mode === "sampled"
-    ? traceSampled(rules, t.input, { host, seed: t.seed })
-    : traceExact(rules, t.input, { host, seed: t.seed });
+    ? engine.traceSampled(rules, t.input, { host, seed: t.seed })
+    : engine.traceExact(rules, t.input, { host, seed: t.seed });
 }
 
 /** Checks a result of runOne (outside the timed region). */

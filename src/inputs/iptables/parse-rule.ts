@@ -10,6 +10,7 @@ import type {
   TableName,
 } from "../../model/netfilter/ruleset.ts";
 import type { Target } from "../../model/netfilter/targets.ts";
+import { EMPTY, type Interner } from "./intern.ts";
 import type { ModuleParser } from "./module-parser.ts";
 import { implicitModuleName, MODULES } from "./modules.ts";
 import { type TargetParser, targetParser } from "./targets.ts";
@@ -28,6 +29,8 @@ export interface RuleContext {
   readonly counters: Counters | null;
   /** Chains declared in the table so far: a `-j NAME` to one of them is a jump. */
   readonly chains: { has(name: string): boolean };
+  /** Shares identical read-only pieces across the rules of one parse. */
+  readonly intern: Interner;
 }
 
 export interface RuleProblem {
@@ -177,10 +180,6 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
     const opt = tok.text;
     const col = tok.column;
     if (tok.quoted || !opt.startsWith("-")) throw new RuleSyntaxError(`unexpected word "${opt}"`, col);
-    const noInvert = (what: string) => {
-      if (invert) throw new RuleSyntaxError(`${what} cannot be negated`, col);
-    };
-
     switch (opt) {
       case "-s":
       case "--source":
@@ -233,7 +232,7 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
         const p = parseProto(arg as string);
         if (p === null) throw new RuleSyntaxError(`unknown protocol "${arg}"`, col);
         if (proto) throw new RuleSyntaxError("multiple -p flags are not allowed", col);
-        proto = { proto: p, invert };
+        proto = ctx.intern.get(`p${p}${invert}`, () => ({ proto: p, invert }));
         continue;
       }
       case "-f":
@@ -243,7 +242,7 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
         continue;
       case "-c":
       case "--set-counters": {
-        noInvert(opt);
+        if (invert) throw new RuleSyntaxError(`${opt} cannot be negated`, col);
         const [p, b] = take(2, opt, col);
         if (!/^\d+$/.test(p as string) || !/^\d+$/.test(b as string)) {
           throw new RuleSyntaxError(`invalid counters "${p} ${b}"`, col);
@@ -253,7 +252,7 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
       }
       case "-m":
       case "--match": {
-        noInvert(opt);
+        if (invert) throw new RuleSyntaxError(`${opt} cannot be negated`, col);
         const [name] = take(1, opt, col);
         const factory = MODULES.get(name as string);
         const loaded: LoadedModule = {
@@ -282,7 +281,7 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
       case "--jump":
       case "-g":
       case "--goto": {
-        noInvert(opt);
+        if (invert) throw new RuleSyntaxError(`${opt} cannot be negated`, col);
         const [name] = take(1, opt, col);
         if (target) throw new RuleSyntaxError("a rule can have only one target", col);
         const isGoto = opt === "-g" || opt === "--goto";
@@ -317,7 +316,9 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
       if (err) throw new RuleSyntaxError(`${target.name}: ${err}`, col);
       continue;
     }
-    let owner = [...modules].reverse().find((m) => m.parser?.options.has(opt));
+    let owner: LoadedModule | undefined;
+    for (let k = modules.length - 1; k >= 0 && !owner; k--)
+      if (modules[k]?.parser?.options.has(opt)) owner = modules[k];
     if (!owner) {
       const implicit = implicitModuleName(proto?.proto ?? 0, ctx.family);
       const factory = implicit ? MODULES.get(implicit) : undefined;
@@ -335,6 +336,13 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
 
   const matches: Match[] = [];
   for (const m of modules) {
+    if (m.name === "comment" && m.parser) {
+      // A service's comment repeats on each of its rules: share one match object.
+      const built = m.parser.finish();
+      if (typeof built === "string") throw new RuleSyntaxError(`comment: ${built}`, m.column);
+      matches.push(ctx.intern.get(`c${(built as { comment: string }).comment}`, () => built));
+      continue;
+    }
     if (!m.parser) {
       const unknown: UnknownMatch = { module: m.name, unknown: true, tokens: m.tokens };
       matches.push(unknown);
@@ -351,7 +359,12 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
       if (typeof t === "string") throw new RuleSyntaxError(`${target.name}: ${t}`, target.column);
       builtTarget = t;
     } else if (ctx.chains.has(target.name)) {
-      builtTarget = { kind: "jump", chain: target.name, goto: target.goto };
+      const { name, goto } = target;
+      builtTarget = ctx.intern.get(`j${goto ? "g" : "j"}${name}`, () => ({
+        kind: "jump",
+        chain: name,
+        goto,
+      }));
     } else {
       builtTarget = { kind: "unknown", name: target.name, tokens: target.tokens };
     }
@@ -368,7 +381,7 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
     outIface,
     proto,
     fragment,
-    matches,
+    matches: matches.length === 0 ? EMPTY : matches,
     target: builtTarget,
     error: null,
     text: null,

@@ -10,6 +10,7 @@ import {
   type Table,
   type TableName,
 } from "../../model/netfilter/ruleset.ts";
+import { Interner } from "./intern.ts";
 import { brokenRule, parseRule } from "./parse-rule.ts";
 import { tokenize } from "./tokenize.ts";
 
@@ -55,6 +56,7 @@ export function parseIptablesSave(
 ): Parsed<RulesetFile> {
   const diagnostics: Diagnostic[] = [];
   const dumps: Dump[] = [];
+  const intern = new Interner();
   const lines = text.split(/\r?\n/);
   if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
 
@@ -90,8 +92,11 @@ export function parseIptablesSave(
   for (let idx = 0; idx < lines.length; idx++) {
     const lineNo = idx + 1;
     const raw = lines[idx] as string;
-    const line = raw.trimEnd();
-    const trimmed = line.trim();
+    // Rules are nearly every line of a big dump: skip the trimming for the usual "-A " / "[p:b] -A ".
+    const c0 = raw.charCodeAt(0);
+    const plain = (c0 === 45 || c0 === 91) && raw.charCodeAt(raw.length - 1) > 32;
+    const line = plain ? raw : raw.trimEnd();
+    const trimmed = plain ? raw : line.trim();
 
     if (trimmed === "" || trimmed.startsWith("#")) {
       if (table) continue; // comments inside a table are not printed by iptables-save; drop them
@@ -194,7 +199,10 @@ export function parseIptablesSave(
           `Cannot parse chain at line ${lineNo}: chain name "${name}" is longer than 28 characters`,
         );
       }
-      const counters = p !== undefined && b !== undefined ? { packets: BigInt(p), bytes: BigInt(b) } : null;
+      const counters =
+        p === undefined || b === undefined
+          ? null
+          : intern.get(`k${p}:${b}`, () => ({ packets: BigInt(p), bytes: BigInt(b) }));
       const existing = t.chains.get(name);
       if (existing) {
         // iptables-restore --noflush: re-declaring a chain flushes it.
@@ -293,6 +301,7 @@ export function parseIptablesSave(
     const tok = tokenize(afterChain);
     const text = afterChain.trim();
     const ctx = {
+      intern,
       family: familyOf(dump),
       table: t.name,
       chain: chainName,

@@ -1,6 +1,7 @@
 import type { Diagnostic } from "../../../core/diagnostic.ts";
 import type { Family } from "../../../core/ip.ts";
 import type { IpSetRegistry } from "../../../model/ipset.ts";
+import type { Match } from "../../../model/netfilter/matches.ts";
 import {
   BUILTIN_CHAINS,
   type Rule,
@@ -21,12 +22,83 @@ import type { Env } from "./env.ts";
  * hash lookups, so a 10,000-service chain costs one Map lookup, not 20,000 rule tests.
  */
 
+/**
+ * The tests most rules consist of, as plain numbers on the compiled rule (IPv4 only): protocol,
+ * -s/-d, the tcp/udp ports, and a random statistic that is the rule's last match. A kube-proxy rule
+ * then needs one object per packet instead of ~10 (closures, their contexts, arrays), which is what
+ * costs on a large ruleset: each packet reaches a service's cold chains.
+ */
+export interface FastTests {
+  proto: number;
+  protoInv: boolean;
+  dstOn: boolean;
+  dstAddr: number;
+  dstMask: number;
+  dstInv: boolean;
+  srcOn: boolean;
+  srcAddr: number;
+  srcMask: number;
+  srcInv: boolean;
+  l4: number;
+  dpFrom: number;
+  dpTo: number;
+  dpInv: boolean;
+  spFrom: number;
+  spTo: number;
+  spInv: boolean;
+  stat: number;
+  statInv: boolean;
+}
+
+function noFast(): FastTests {
+  return {
+    proto: -1,
+    protoInv: false,
+    dstOn: false,
+    dstAddr: 0,
+    dstMask: 0,
+    dstInv: false,
+    srcOn: false,
+    srcAddr: 0,
+    srcMask: 0,
+    srcInv: false,
+    l4: 0,
+    dpFrom: 0,
+    dpTo: 65535,
+    dpInv: false,
+    spFrom: 0,
+    spTo: 65535,
+    spInv: false,
+    stat: -1,
+    statInv: false,
+  };
+}
+
 export class CompiledRule {
   private printed: string | null = null;
   /** The chain a `-j`/`-g` to a user chain goes to, resolved once at compile time (null: missing). */
   jump: CompiledChain | null = null;
   /** The line did not parse. Kept here so the per-packet loop need not touch the (cold) Rule. */
   readonly broken: boolean;
+  readonly proto: number;
+  readonly protoInv: boolean;
+  readonly dstOn: boolean;
+  readonly dstAddr: number;
+  readonly dstMask: number;
+  readonly dstInv: boolean;
+  readonly srcOn: boolean;
+  readonly srcAddr: number;
+  readonly srcMask: number;
+  readonly srcInv: boolean;
+  readonly l4: number;
+  readonly dpFrom: number;
+  readonly dpTo: number;
+  readonly dpInv: boolean;
+  readonly spFrom: number;
+  readonly spTo: number;
+  readonly spInv: boolean;
+  readonly stat: number;
+  readonly statInv: boolean;
 
   constructor(
     readonly rule: Rule,
@@ -36,8 +108,28 @@ export class CompiledRule {
     readonly target: Target | null,
     /** Set when the rule cannot be evaluated faithfully (unknown module, parse error): it never matches. */
     readonly uncertain: string | null,
+    f: FastTests = noFast(),
   ) {
     this.broken = rule.error !== null;
+    this.proto = f.proto;
+    this.protoInv = f.protoInv;
+    this.dstOn = f.dstOn;
+    this.dstAddr = f.dstAddr;
+    this.dstMask = f.dstMask;
+    this.dstInv = f.dstInv;
+    this.srcOn = f.srcOn;
+    this.srcAddr = f.srcAddr;
+    this.srcMask = f.srcMask;
+    this.srcInv = f.srcInv;
+    this.l4 = f.l4;
+    this.dpFrom = f.dpFrom;
+    this.dpTo = f.dpTo;
+    this.dpInv = f.dpInv;
+    this.spFrom = f.spFrom;
+    this.spTo = f.spTo;
+    this.spInv = f.spInv;
+    this.stat = f.stat;
+    this.statInv = f.statInv;
   }
 
   /**
@@ -154,14 +246,31 @@ function compileRule(
   if (rule.error !== null) {
     return new CompiledRule(rule, table, family, [], null, `cannot parse: ${rule.error}`);
   }
+  const fast = noFast();
   const preds: Pred[] = [];
   const problems: string[] = [];
   if (rule.proto && rule.proto.proto !== 0) {
-    const { proto, invert } = rule.proto;
-    preds.push((p) => (p.proto === proto) !== invert);
+    fast.proto = rule.proto.proto;
+    fast.protoInv = rule.proto.invert;
   }
-  if (rule.dst) preds.push(netPred(rule.dst.net, rule.dst.invert, (p) => p.dst));
-  if (rule.src) preds.push(netPred(rule.src.net, rule.src.invert, (p) => p.src));
+  if (rule.dst) {
+    const n = rule.dst.net;
+    if (n.family === 4) {
+      fast.dstOn = true;
+      fast.dstAddr = n.addr;
+      fast.dstMask = n.mask;
+      fast.dstInv = rule.dst.invert;
+    } else preds.push(netPred(n, rule.dst.invert, (p) => p.dst));
+  }
+  if (rule.src) {
+    const n = rule.src.net;
+    if (n.family === 4) {
+      fast.srcOn = true;
+      fast.srcAddr = n.addr;
+      fast.srcMask = n.mask;
+      fast.srcInv = rule.src.invert;
+    } else preds.push(netPred(n, rule.src.invert, (p) => p.src));
+  }
   if (rule.inIface) {
     const { name, invert } = rule.inIface;
     // With no input device (locally generated) the kernel compares against an empty name.
@@ -175,14 +284,51 @@ function compileRule(
     const invert = rule.fragment.invert;
     preds.push((p) => p.fragment !== invert);
   }
-  for (const m of rule.matches) {
+  // Matches run in order, and some act (a random statistic draws a coin, recent and limit keep
+  // state), so a match is inlined only where that order cannot show: the ports when nothing but
+  // comments comes before them, the statistic when nothing but comments comes after it.
+  const isComment = (m: Match) => "module" in m && m.module === "comment";
+  let firstReal = -1;
+  let lastReal = -1;
+  rule.matches.forEach((m, i) => {
+    if (isComment(m)) return;
+    if (firstReal < 0) firstReal = i;
+    lastReal = i;
+  });
+  rule.matches.forEach((m, i) => {
+    if (!("unknown" in m)) {
+      if (
+        (m.module === "tcp" || m.module === "udp") &&
+        i === firstReal &&
+        !("flags" in m && m.flags) &&
+        !("option" in m && m.option)
+      ) {
+        fast.l4 = m.module === "tcp" ? 6 : 17;
+        if (m.dport) {
+          fast.dpFrom = m.dport.value.from;
+          fast.dpTo = m.dport.value.to;
+          fast.dpInv = m.dport.invert;
+        }
+        if (m.sport) {
+          fast.spFrom = m.sport.value.from;
+          fast.spTo = m.sport.value.to;
+          fast.spInv = m.sport.invert;
+        }
+        return;
+      }
+      if (m.module === "statistic" && m.mode === "random" && i === lastReal) {
+        fast.stat = m.stored;
+        fast.statInv = m.invert;
+        return;
+      }
+    }
     const pred = compileMatch(m, { family, rule, ipsets, unsupported: (r) => problems.push(r) });
     if (pred) preds.push(pred);
-  }
+  });
   let uncertain = problems.length ? problems.join(", ") : null;
   if (rule.target?.kind === "unknown")
     uncertain = [uncertain, `-j ${rule.target.name}`].filter(Boolean).join(", ");
-  return new CompiledRule(rule, table, family, preds, rule.target, uncertain);
+  return new CompiledRule(rule, table, family, preds, rule.target, uncertain, fast);
 }
 
 /** The exact-match key a rule is indexable by, or null. */

@@ -2,6 +2,7 @@ import type { Rule, TableName } from "../../../model/netfilter/ruleset.ts";
 import type { MasqueradeTarget, NatTarget } from "../../../model/netfilter/targets.ts";
 import type { Packet } from "../../../model/packet.ts";
 import type { CompiledChain, CompiledRule, CompiledRuleset } from "./compile.ts";
+import type { Pred } from "./compile-match.ts";
 import { type Env, type Hook, policyKey } from "./env.ts";
 
 /**
@@ -100,7 +101,17 @@ function runRules(
       env.uncertain(cr.rule, cr.uncertain ?? "cannot parse");
       continue;
     }
-    for (const pred of cr.preds) if (!pred(p, env)) continue rules;
+    if (cr.proto >= 0 && (p.proto === cr.proto) === cr.protoInv) continue;
+    if (cr.dstOn && ((Number(p.dst) & cr.dstMask) >>> 0 === cr.dstAddr) === cr.dstInv) continue;
+    if (cr.srcOn && ((Number(p.src) & cr.srcMask) >>> 0 === cr.srcAddr) === cr.srcInv) continue;
+    if (cr.l4 !== 0) {
+      if (p.proto !== cr.l4 || p.fragment) continue;
+      if ((p.dport >= cr.dpFrom && p.dport <= cr.dpTo) === cr.dpInv) continue;
+      if ((p.sport >= cr.spFrom && p.sport <= cr.spTo) === cr.spInv) continue;
+    }
+    const preds = cr.preds;
+    for (let k = 0; k < preds.length; k++) if (!(preds[k] as Pred)(p, env)) continue rules;
+    if (cr.stat >= 0 && env.choose(cr.stat, cr.rule) === cr.statInv) continue;
     if (cr.uncertain !== null && cr.target?.kind !== "unknown") {
       // A match we cannot evaluate: everything we can evaluate matched, so the outcome is unknown.
       env.uncertain(cr.rule, `${cr.uncertain}; assumed not to match`);

@@ -1,0 +1,311 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, dirname, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import type { CompiledRuleset } from "../src/dataplane/sim/netfilter/compile.ts";
+import type { RulesetFile } from "../src/model/netfilter/ruleset.ts";
+import { type Engine, loadEngine } from "./engine.ts";
+import { writeDefaultRuleset } from "./generate.ts";
+import { benchRestore, type RestoreResult } from "./restore.ts";
+import { fmt, machine, msSince, type Summary, summarize } from "./stats.ts";
+import { isExpected, type Mode, makeWorkload, nodeHost, runOne } from "./workload.ts";
+
+/**
+ * `npm run bench`: parse, compile and trace figures on a generated kube-proxy node dump
+ * (bench/generate.ts), compared with iptables-restore --test, written to BENCHMARKS.md.
+ * Timings are reported, never asserted.
+ */
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const REPORT = resolve(ROOT, "BENCHMARKS.md");
+/** Everything after this line in BENCHMARKS.md is hand-written and kept when the figures are rewritten. */
+const NOTES_MARKER = "<!-- bench/run.ts keeps everything below this line -->";
+
+const TRACE_TARGET_US = 20;
+const PARSE_TARGET_RATIO = 2;
+
+const { values: args } = parseArgs({
+  options: {
+    services: { type: "string", default: "10000" },
+    endpoints: { type: "string", default: "5" },
+    packets: { type: "string", default: "20000" },
+    warmup: { type: "string", default: "3000" },
+    "parse-runs": { type: "string", default: "5" },
+    "restore-runs": { type: "string", default: "5" },
+    "no-restore": { type: "boolean", default: false },
+    "no-tsx": { type: "boolean", default: false },
+    "no-report": { type: "boolean", default: false },
+  },
+});
+const num = (name: keyof typeof args) => {
+  const v = Number(args[name]);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
+  return v;
+};
+const services = num("services");
+const endpoints = num("endpoints");
+const packets = num("packets");
+const warmup = num("warmup");
+const parseRuns = num("parse-runs");
+const restoreRuns = num("restore-runs");
+const log = (s: string) => process.stdout.write(`${s}\n`);
+const loadAtStart = machine().load;
+
+// 0. The code under test: src/ compiled by tsc, as shipped (see bench/engine.ts).
+let t0 = process.hrtime.bigint();
+const engine = await loadEngine("dist");
+log(`built src/ with tsc into bench/out/dist in ${msSince(t0).toFixed(0)} ms`);
+if (engine.buildWarnings)
+  log(`warning: tsc reported type errors (the build still emitted):\n${engine.buildWarnings}`);
+
+// 1. The dump.
+t0 = process.hrtime.bigint();
+const gen = writeDefaultRuleset(undefined, { services, endpointsPerService: endpoints });
+const genMs = msSince(t0);
+const file = gen.path;
+const relFile = relative(ROOT, file);
+log(
+  `generated ${relFile}: ${gen.ruleCount} rules (${Object.entries(gen.rulesByTable)
+    .map(([t, n]) => `${t} ${n}`)
+    .join(", ")}), ${gen.chainCount} chains, ${services} services x ${endpoints} endpoints, ` +
+    `${(gen.text.length / 1e6).toFixed(1)} MB in ${genMs.toFixed(0)} ms`,
+);
+
+// 2. Parse.
+const text = readFileSync(file, "utf8");
+const parseMs: number[] = [];
+let parsedFile: RulesetFile | null = null;
+let diagnostics = 0;
+for (let i = 0; i < parseRuns; i++) {
+  parsedFile = null;
+  t0 = process.hrtime.bigint();
+  const parsed = engine.parseIptablesSave(text, basename(file));
+  parseMs.push(msSince(t0));
+  parsedFile = parsed.value;
+  diagnostics = parsed.diagnostics.length;
+  log(`parseIptablesSave run ${i + 1}/${parseRuns}: ${(parseMs[i] as number).toFixed(0)} ms`);
+}
+const parse = summarize(parseMs);
+if (diagnostics) log(`warning: the parser reported ${diagnostics} diagnostics on the generated dump`);
+
+let restore: RestoreResult[] = [];
+if (!args["no-restore"]) {
+  log(`iptables-restore --test (inside a throwaway network namespace pwb-${process.pid}):`);
+  restore = benchRestore(file, restoreRuns, log);
+  for (const r of restore) if (!r.wallMs) log(`  ${r.tool}: comparison skipped (${r.reason})`);
+}
+
+// 3. Compile once, then trace.
+t0 = process.hrtime.bigint();
+let compiled: CompiledRuleset | null = engine.compileRuleset(parsedFile as RulesetFile, {
+  sourceName: basename(file),
+});
+const compileMs = msSince(t0);
+log(`compileRuleset: ${compileMs.toFixed(0)} ms (${compiled.diagnostics.length} diagnostics)`);
+const heapMb = process.memoryUsage().heapUsed / 2 ** 20;
+
+interface TraceFigures {
+  readonly us: Summary;
+  readonly expected: number;
+  readonly perSecond: number;
+}
+function benchTrace(e: Engine, rules: CompiledRuleset, mode: Mode): TraceFigures {
+  const host = nodeHost(e, gen);
+  const salt = mode === "exact" ? 1 : 0;
+  for (const t of makeWorkload(gen, warmup, 0x5eed0000 + salt)) runOne(e, rules, host, t, mode);
+  const work = makeWorkload(gen, packets, 0x5eed1000 + salt);
+  const us = new Float64Array(work.length);
+  let expected = 0;
+  let total = 0n;
+  for (let i = 0; i < work.length; i++) {
+    const t = work[i] as (typeof work)[number];
+    const start = process.hrtime.bigint();
+    const result = runOne(e, rules, host, t, mode);
+    const elapsed = process.hrtime.bigint() - start;
+    total += elapsed;
+    us[i] = Number(elapsed) / 1000;
+    if (isExpected(t, mode, result)) expected++;
+  }
+  const perSecond = work.length / (Number(total) / 1e9);
+  return { us: summarize(us), expected, perSecond };
+}
+const sampled = benchTrace(engine, compiled, "sampled");
+log(`traceSampled: median ${fmt(sampled.us.median)} µs, p99 ${fmt(sampled.us.p99)} µs`);
+const exact = benchTrace(engine, compiled, "exact");
+log(`traceExact:   median ${fmt(exact.us.median)} µs, p99 ${fmt(exact.us.p99)} µs`);
+for (const [name, f] of [
+  ["traceSampled", sampled],
+  ["traceExact", exact],
+] as const) {
+  if (f.expected !== packets)
+    log(`warning: ${name}: only ${f.expected}/${packets} traces ended DNATed to an endpoint of the service`);
+}
+
+// The same traces with src/ run through tsx (how tests and scripts run it), for reference.
+let viaTsx: { sampled: TraceFigures; exact: TraceFigures } | null = null;
+if (!args["no-tsx"]) {
+  compiled = null;
+  const tsx = await loadEngine("tsx");
+  const rules = tsx.compileRuleset(parsedFile as RulesetFile, { sourceName: basename(file) });
+  viaTsx = { sampled: benchTrace(tsx, rules, "sampled"), exact: benchTrace(tsx, rules, "exact") };
+  log(
+    `via tsx: traceSampled median ${fmt(viaTsx.sampled.us.median)} µs, traceExact median ${fmt(viaTsx.exact.us.median)} µs`,
+  );
+}
+parsedFile = null;
+
+// 4. Report.
+const m = machine();
+const rev = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).stdout.trim();
+const dirty = spawnSync("git", ["status", "--porcelain", "--", "src"], {
+  cwd: ROOT,
+  encoding: "utf8",
+}).stdout.trim();
+const revision = rev ? `${rev}${dirty ? " + uncommitted changes in src/" : ""}` : "unknown";
+const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+
+const legacy = restore.find((r) => r.tool === "iptables-legacy-restore");
+const nft = restore.find((r) => r.tool === "iptables-nft-restore");
+const ratio = (r: RestoreResult | undefined) => (r?.wallMs ? r.wallMs.median / parse.median : null);
+const parseVerdict = (r: RestoreResult | undefined) => {
+  const x = ratio(r);
+  if (x === null || !r?.wallMs) return `not measured (${r?.reason ?? "skipped"})`;
+  const speed = x >= 1 ? `${x.toFixed(2)}x faster than` : `${(1 / x).toFixed(2)}x slower than`;
+  return `${x >= PARSE_TARGET_RATIO ? "**met**" : "**not met**"}: ours ${parse.median.toFixed(0)} ms vs ${r.wallMs.median.toFixed(0)} ms, ${speed} ${r.tool} --test (target: ≥ ${PARSE_TARGET_RATIO}x faster, i.e. ≤ ${(r.wallMs.median / PARSE_TARGET_RATIO).toFixed(0)} ms)`;
+};
+const traceVerdict = (f: TraceFigures) =>
+  `${f.us.median < TRACE_TARGET_US ? "**met**" : "**not met**"}: median ${fmt(f.us.median)} µs (target < ${TRACE_TARGET_US} µs)`;
+
+const rows: [string, string, string, string][] = [
+  ["generate dump (bench/generate.ts)", `${genMs.toFixed(0)} ms`, "", "1 run"],
+  ["parseIptablesSave", `${parse.median.toFixed(0)} ms`, `${parse.min.toFixed(0)} ms`, `${parseRuns} runs`],
+];
+for (const r of restore) {
+  rows.push([
+    `${r.tool} --test`,
+    r.wallMs ? `${r.wallMs.median.toFixed(0)} ms` : "skipped",
+    r.wallMs ? `${r.wallMs.min.toFixed(0)} ms` : "",
+    r.wallMs
+      ? `${r.wallMs.n} runs, wall clock incl. ~${fmt(r.overheadMs ?? 0)} ms process start`
+      : (r.reason ?? ""),
+  ]);
+}
+rows.push(["compileRuleset", `${compileMs.toFixed(0)} ms`, "", "1 run"]);
+const traceRows: [string, TraceFigures][] = [
+  ["traceSampled (1 random run)", sampled],
+  [`traceExact (all ${endpoints} branches)`, exact],
+];
+if (viaTsx) {
+  traceRows.push(["traceSampled, src/ via tsx", viaTsx.sampled], [`traceExact, src/ via tsx`, viaTsx.exact]);
+}
+
+const pad = (s: string, n: number) => s + " ".repeat(Math.max(0, n - s.length));
+log("");
+log(`${pad("step", 40)}${pad("median", 12)}${pad("min", 12)}notes`);
+for (const [a, b, c, d] of rows) log(`${pad(a, 40)}${pad(b, 12)}${pad(c, 12)}${d}`);
+log("");
+log(`${pad("trace, per packet", 40)}${pad("median", 12)}${pad("p99", 12)}${pad("mean", 12)}packets/s`);
+for (const [name, f] of traceRows)
+  log(
+    `${pad(name, 40)}${pad(`${fmt(f.us.median)} µs`, 12)}${pad(`${fmt(f.us.p99)} µs`, 12)}${pad(`${fmt(f.us.mean)} µs`, 12)}${f.perSecond.toFixed(0)}`,
+  );
+log("");
+log(`parse target (≥ ${PARSE_TARGET_RATIO}x faster than iptables-restore --test):`);
+log(`  legacy: ${parseVerdict(legacy).replace(/\*\*/g, "")}`);
+log(`  nft:    ${parseVerdict(nft).replace(/\*\*/g, "")}`);
+log(`trace target (< ${TRACE_TARGET_US} µs median per packet):`);
+log(`  traceSampled: ${traceVerdict(sampled).replace(/\*\*/g, "")}`);
+log(`  traceExact:   ${traceVerdict(exact).replace(/\*\*/g, "")}`);
+
+if (!args["no-report"]) {
+  const previous = existsSync(REPORT) ? readFileSync(REPORT, "utf8") : "";
+  const at = previous.indexOf(NOTES_MARKER);
+  const notes = at >= 0 ? previous.slice(at + NOTES_MARKER.length).replace(/^\n+/, "") : "";
+  const md = `# Benchmarks
+
+Written by \`bench/run.ts\` (\`${command}\`); rerun it to refresh the figures. Timings are reported here,
+never asserted in tests.
+
+## Machine
+
+| | |
+|---|---|
+| CPU | ${m.cpu} |
+| cores | ${m.cores} |
+| memory | ${m.memoryGb} GiB |
+| Node.js | ${m.node} |
+| kernel | ${m.kernel} |
+| iptables | ${m.iptables} |
+| load average (1, 5, 15 min) | at start ${loadAtStart}; at end ${m.load} (other work on these ${m.cores} CPUs skews timings: expect ±20% between runs) |
+| source measured | ${revision} |
+| date | ${new Date().toISOString().slice(0, 10)} |
+
+## What is measured, and how
+
+* **The dump**: \`bench/generate.ts\` writes \`${relFile}\`, a deterministic (seeded) \`iptables-save\`
+  dump of a kube-proxy node in the current (1.28+) iptables layout: ${services} service ports x ${endpoints}
+  endpoints, ${gen.ruleCount} rules (${Object.entries(gen.rulesByTable)
+    .map(([t, n]) => `${t} ${n}`)
+    .join(
+      ", ",
+    )}) in ${gen.chainCount} chains, ${(gen.text.length / 1e6).toFixed(1)} MB. KUBE-SERVICES capture rules,
+  KUBE-SVC chains (masquerade rule + statistic-random balancing with the kernel-printed probabilities),
+  KUBE-SEP chains (KUBE-MARK-MASQ + DNAT), NodePort/LoadBalancer services with KUBE-EXT, KUBE-NODEPORTS,
+  ETP=Local (KUBE-SVL, health-check ports), source ranges (KUBE-FW, KUBE-PROXY-FIREWALL), the fixed
+  kube-proxy/kubelet chains, the AKS wireserver block and ip-masq-agent. Chain names use kube-proxy's hash.
+  largeClusterMode applies (over 1000 endpoints), so balancing and KUBE-SEP rules carry no comments.
+  \`iptables-legacy-restore\` + \`iptables-legacy-save\` 1.8.9 in a scratch network namespace print every
+  table of it back byte for byte (\`node --import tsx bench/verify-generator.ts\`).
+* **The code measured** is src/ compiled by the project's tsc (\`tsconfig.build.json\`) into
+  \`bench/out/dist\`, as \`npm run build\` makes \`dist/\` for \`bin/packetwalk.js\`: what users run.
+  The "via tsx" rows run src/ through the tsx loader instead (as tests do): tsx compiles with esbuild's
+  \`keepNames\`, which wraps every closure creation in \`__name()\` (an \`Object.defineProperty\`), a
+  cost shipped code does not pay (see bench/engine.ts).
+* **Parse**: \`parseIptablesSave(text)\` on the file's contents (already in memory), ${parseRuns} runs in one
+  process; median and min of wall time (\`process.hrtime.bigint\`). The first run includes JIT warm-up.
+* **iptables-restore --test**: \`ip netns exec pwb-<pid> iptables-{legacy,nft}-restore --test FILE\`, inside
+  a network namespace created for the run and deleted afterwards (the host's tables are never touched);
+  ${restoreRuns} runs each, wall time of the whole process (includes reading the file, process start of
+  ~${fmt(legacy?.overheadMs ?? Number.NaN)} ms, and for nft building and validating the batch in the kernel).
+* **Compile**: \`compileRuleset\` once on the parsed file.
+* **Trace**: one packet per call, the first packet of a new connection (TCP SYN, or UDP) from a client
+  outside the node (src in 172.16.0.0/12, in on \`eth0\`, node address ${gen.nodeIp >>> 24}.${(gen.nodeIp >>> 16) & 255}.${(gen.nodeIp >>> 8) & 255}.${gen.nodeIp & 255}) to the
+  cluster IP and port of a random generated service. Each call builds a fresh conntrack table and engine
+  state, as \`packetwalk iptables trace\` does. ${warmup} warm-up packets, then ${packets} timed packets, each
+  timed on its own with \`process.hrtime.bigint\`; packets are built before timing. Every trace is checked
+  afterwards (outside the timed region) to end ACCEPTed and DNATed to an endpoint of its service
+  (traceExact: ${endpoints} outcomes, one per endpoint): traceSampled ${sampled.expected}/${packets}, traceExact ${exact.expected}/${packets}.
+
+## Figures
+
+| step | median | min | notes |
+|---|---:|---:|---|
+${rows.map((r) => `| ${r.join(" | ")} |`).join("\n")}
+
+Heap in use after compiling: ${heapMb.toFixed(0)} MiB.
+
+| trace, per packet | median | p90 | p99 | mean | max | packets/s |
+|---|---:|---:|---:|---:|---:|---:|
+${traceRows
+  .map(
+    ([name, f]) =>
+      `| ${name} | ${fmt(f.us.median)} µs | ${fmt(f.us.p90)} µs | ${fmt(f.us.p99)} µs | ${fmt(f.us.mean)} µs | ${fmt(f.us.max, 0)} µs | ${f.perSecond.toFixed(0)} |`,
+  )
+  .join("\n")}
+
+## Targets
+
+| target | result |
+|---|---|
+| parse at least ${PARSE_TARGET_RATIO}x faster than \`iptables-legacy-restore --test\` | ${parseVerdict(legacy)} |
+| parse at least ${PARSE_TARGET_RATIO}x faster than \`iptables-nft-restore --test\` | ${parseVerdict(nft)} |
+| single-packet trace < ${TRACE_TARGET_US} µs median: traceSampled | ${traceVerdict(sampled)} |
+| single-packet trace < ${TRACE_TARGET_US} µs median: traceExact (${endpoints} branches) | ${traceVerdict(exact)} |
+
+${NOTES_MARKER}
+
+${notes}`;
+  writeFileSync(REPORT, `${md.trimEnd()}\n`);
+  log(`\nwrote ${relative(process.cwd(), REPORT) || REPORT}`);
+}
