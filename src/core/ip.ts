@@ -12,18 +12,27 @@ export type IpNet =
 
 const V6_ALL = (1n << 128n) - 1n;
 
-/** Parses dotted-quad IPv4; returns null unless it is exactly four decimal octets. */
+/** Parses dotted-quad IPv4; returns null unless it is exactly four decimal octets (of 1-3 digits). */
 export function parseIpv4(text: string): number | null {
-  const parts = text.split(".");
-  if (parts.length !== 4) return null;
+  // One pass over the characters, no split() or regex: the parser calls this for every address.
   let value = 0;
-  for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part)) return null;
-    const octet = Number(part);
-    if (octet > 255) return null;
-    value = value * 256 + octet;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (++digits > 3) return null;
+      octet = octet * 10 + (c - 48);
+    } else if (c === 46) {
+      if (digits === 0 || octet > 255 || ++dots > 3) return null;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+    } else return null;
   }
-  return value >>> 0;
+  if (dots !== 3 || digits === 0 || octet > 255) return null;
+  return (value * 256 + octet) >>> 0;
 }
 
 export function formatIpv4(value: number): string {
@@ -110,7 +119,7 @@ export function prefixToMask6(prefix: number): bigint {
 function maskToPrefix4(mask: number): number | null {
   const inverted = ~mask >>> 0;
   if ((inverted & (inverted + 1)) !== 0) return null;
-  return 32 - Math.log2(inverted + 1);
+  return Math.clz32(inverted); // an integer op (Math.log2 made a double the IR kept per network)
 }
 
 function maskToPrefix6(mask: bigint): number | null {

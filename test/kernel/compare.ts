@@ -88,7 +88,7 @@ export function delta(before: Map<CounterKey, Count>, after: Map<CounterKey, Cou
 /** The simulator's counters after a trace, in the kernel's keys. */
 export function simCounters(state: EngineState, index: RuleIndex): Map<CounterKey, Count> {
   const out = new Map<CounterKey, Count>();
-  for (const [rule, c] of state.ruleCounters) {
+  for (const [{ rule }, c] of state.ruleCounters) {
     const key = index.keyOf.get(rule);
     if (!key) throw new Error(`simulator counted a rule not in the file: ${rule.chain} line ${rule.line}`);
     if (c.packets !== 0n) out.set(key, { packets: c.packets, bytes: c.bytes });

@@ -8,7 +8,6 @@ import type {
 } from "../../model/netfilter/matches.ts";
 import { parsePortRange } from "../../model/netfilter/numbers.ts";
 import type { ModuleContext, ModuleFactory, ModuleParser } from "./module-parser.ts";
-import { once } from "./module-parser.ts";
 
 /** Layer-4 matches: tcp, udp (udplite, sctp ports), icmp, icmp6, multiport. */
 
@@ -39,18 +38,13 @@ export function parseTcpFlags(text: string): number | null {
   return bits;
 }
 
-function portOption(
-  seen: Set<string>,
-  option: string,
-  invert: boolean,
-  arg: string | undefined,
-): Neg<PortRange> | string {
-  const dup = once(seen, option);
-  if (dup) return dup;
+function portOption(invert: boolean, arg: string | undefined): Neg<PortRange> | string {
   const range = arg === undefined ? null : parsePortRange(arg);
   if (range === null) return `invalid port or port range "${arg ?? ""}"`;
   return { value: range, invert };
 }
+
+const given = (option: string) => `option "${option}" given more than once`;
 
 const TCP_OPTIONS: ReadonlyMap<string, number> = new Map([
   ["--sport", 1],
@@ -62,59 +56,66 @@ const TCP_OPTIONS: ReadonlyMap<string, number> = new Map([
   ["--tcp-option", 1],
 ]);
 
-export const tcpParser: ModuleFactory = (): ModuleParser => {
-  const seen = new Set<string>();
-  let sport: Neg<PortRange> | null = null;
-  let dport: Neg<PortRange> | null = null;
-  let flags: TcpMatch["flags"] = null;
-  let option: Neg<number> | null = null;
-  return {
-    options: TCP_OPTIONS,
-    accept(opt, invert, args) {
-      switch (opt) {
-        case "--sport":
-        case "--source-port": {
-          const r = portOption(seen, "--sport", invert, args[0]);
-          if (typeof r === "string") return r;
-          sport = r;
-          return null;
-        }
-        case "--dport":
-        case "--destination-port": {
-          const r = portOption(seen, "--dport", invert, args[0]);
-          if (typeof r === "string") return r;
-          dport = r;
-          return null;
-        }
-        case "--syn":
-        case "--tcp-flags": {
-          const dup = once(seen, "--tcp-flags");
-          if (dup) return dup;
-          if (opt === "--syn") {
-            // --syn is shorthand for --tcp-flags FIN,SYN,RST,ACK SYN.
-            flags = { value: { mask: 0x17, comp: 0x02 }, invert };
-            return null;
-          }
-          const mask = parseTcpFlags(args[0] ?? "");
-          const comp = parseTcpFlags(args[1] ?? "");
-          if (mask === null || comp === null) return `invalid TCP flags "${args.join(" ")}"`;
-          flags = { value: { mask, comp }, invert };
-          return null;
-        }
-        case "--tcp-option": {
-          const dup = once(seen, opt);
-          if (dup) return dup;
-          const n = /^\d+$/.test(args[0] ?? "") ? Number(args[0]) : Number.NaN;
-          if (!(n >= 0 && n <= 255)) return `invalid TCP option "${args[0] ?? ""}"`;
-          option = { value: n, invert };
-          return null;
-        }
+/**
+ * Classes, not closures, for the modules kube-proxy puts on most rules: one small object per rule.
+ * An option was given before exactly when its field is set (a bad value ends the rule).
+ */
+class TcpParser implements ModuleParser {
+  readonly options = TCP_OPTIONS;
+  private sport: Neg<PortRange> | null = null;
+  private dport: Neg<PortRange> | null = null;
+  private flags: TcpMatch["flags"] = null;
+  private option: Neg<number> | null = null;
+
+  accept(opt: string, invert: boolean, args: readonly string[]): string | null {
+    switch (opt) {
+      case "--sport":
+      case "--source-port": {
+        if (this.sport) return given("--sport");
+        const r = portOption(invert, args[0]);
+        if (typeof r === "string") return r;
+        this.sport = r;
+        return null;
       }
-      return `unknown option "${opt}"`;
-    },
-    finish: () => ({ module: "tcp", sport, dport, flags, option }),
-  };
-};
+      case "--dport":
+      case "--destination-port": {
+        if (this.dport) return given("--dport");
+        const r = portOption(invert, args[0]);
+        if (typeof r === "string") return r;
+        this.dport = r;
+        return null;
+      }
+      case "--syn":
+      case "--tcp-flags": {
+        if (this.flags) return given("--tcp-flags");
+        if (opt === "--syn") {
+          // --syn is shorthand for --tcp-flags FIN,SYN,RST,ACK SYN.
+          this.flags = { value: { mask: 0x17, comp: 0x02 }, invert };
+          return null;
+        }
+        const mask = parseTcpFlags(args[0] ?? "");
+        const comp = parseTcpFlags(args[1] ?? "");
+        if (mask === null || comp === null) return `invalid TCP flags "${args.join(" ")}"`;
+        this.flags = { value: { mask, comp }, invert };
+        return null;
+      }
+      case "--tcp-option": {
+        if (this.option) return given(opt);
+        const n = /^\d+$/.test(args[0] ?? "") ? Number(args[0]) : Number.NaN;
+        if (!(n >= 0 && n <= 255)) return `invalid TCP option "${args[0] ?? ""}"`;
+        this.option = { value: n, invert };
+        return null;
+      }
+    }
+    return `unknown option "${opt}"`;
+  }
+
+  finish(): TcpMatch {
+    return { module: "tcp", sport: this.sport, dport: this.dport, flags: this.flags, option: this.option };
+  }
+}
+
+export const tcpParser: ModuleFactory = () => new TcpParser();
 
 const PORTS_ONLY_OPTIONS: ReadonlyMap<string, number> = new Map([
   ["--sport", 1],
@@ -123,29 +124,31 @@ const PORTS_ONLY_OPTIONS: ReadonlyMap<string, number> = new Map([
   ["--destination-port", 1],
 ]);
 
-function portsOnlyParser(module: UdpMatch["module"]): ModuleFactory {
-  return (): ModuleParser => {
-    const seen = new Set<string>();
-    let sport: Neg<PortRange> | null = null;
-    let dport: Neg<PortRange> | null = null;
-    return {
-      options: PORTS_ONLY_OPTIONS,
-      accept(opt, invert, args) {
-        const isSource = opt === "--sport" || opt === "--source-port";
-        const r = portOption(seen, isSource ? "--sport" : "--dport", invert, args[0]);
-        if (typeof r === "string") return r;
-        if (isSource) sport = r;
-        else dport = r;
-        return null;
-      },
-      finish: () => ({ module, sport, dport }),
-    };
-  };
+class PortsOnlyParser implements ModuleParser {
+  readonly options = PORTS_ONLY_OPTIONS;
+  private sport: Neg<PortRange> | null = null;
+  private dport: Neg<PortRange> | null = null;
+
+  constructor(private readonly module: UdpMatch["module"]) {}
+
+  accept(opt: string, invert: boolean, args: readonly string[]): string | null {
+    const isSource = opt === "--sport" || opt === "--source-port";
+    if (isSource ? this.sport : this.dport) return given(isSource ? "--sport" : "--dport");
+    const r = portOption(invert, args[0]);
+    if (typeof r === "string") return r;
+    if (isSource) this.sport = r;
+    else this.dport = r;
+    return null;
+  }
+
+  finish(): UdpMatch {
+    return { module: this.module, sport: this.sport, dport: this.dport };
+  }
 }
 
-export const udpParser = portsOnlyParser("udp");
-export const udpliteParser = portsOnlyParser("udplite");
-export const sctpParser = portsOnlyParser("sctp");
+export const udpParser: ModuleFactory = () => new PortsOnlyParser("udp");
+export const udpliteParser: ModuleFactory = () => new PortsOnlyParser("udplite");
+export const sctpParser: ModuleFactory = () => new PortsOnlyParser("sctp");
 
 /** ICMP type names iptables accepts (libxt_icmp / libip6t_icmp6 tables), as type/code ranges. */
 const ICMP_NAMES: ReadonlyMap<string, [number, number, number]> = new Map([

@@ -2,6 +2,7 @@ import { parseIp } from "../../core/ip.ts";
 import type {
   AddrType,
   AddrtypeMatch,
+  CommentMatch,
   IpRange,
   LimitMatch,
   Neg,
@@ -15,22 +16,27 @@ import { once } from "./module-parser.ts";
 
 const COMMENT_OPTIONS: ReadonlyMap<string, number> = new Map([["--comment", 1]]);
 
-export const commentParser: ModuleFactory = (): ModuleParser => {
-  let comment: string | null = null;
-  return {
-    options: COMMENT_OPTIONS,
-    accept(_opt, invert, args) {
-      if (invert) return "--comment cannot be negated";
-      if (comment !== null) return 'option "--comment" given more than once';
-      const text = args[0] ?? "";
-      // xt_comment keeps 256 bytes including the terminating NUL.
-      if (Buffer.byteLength(text) > 255) return "comment is longer than 255 bytes";
-      comment = text;
-      return null;
-    },
-    finish: () => (comment === null ? "comment needs --comment" : { module: "comment", comment }),
-  };
-};
+/** A class, not closures: kube-proxy comments most of its rules. */
+class CommentParser implements ModuleParser {
+  readonly options = COMMENT_OPTIONS;
+  private comment: string | null = null;
+
+  accept(_opt: string, invert: boolean, args: readonly string[]): string | null {
+    if (invert) return "--comment cannot be negated";
+    if (this.comment !== null) return 'option "--comment" given more than once';
+    const text = args[0] ?? "";
+    // xt_comment keeps 256 bytes including the terminating NUL (UTF-8 takes at most 3 per UTF-16 unit).
+    if (text.length > 85 && Buffer.byteLength(text) > 255) return "comment is longer than 255 bytes";
+    this.comment = text;
+    return null;
+  }
+
+  finish(): CommentMatch | string {
+    return this.comment === null ? "comment needs --comment" : { module: "comment", comment: this.comment };
+  }
+}
+
+export const commentParser: ModuleFactory = () => new CommentParser();
 
 const ADDR_TYPES: readonly AddrType[] = [
   "UNSPEC",

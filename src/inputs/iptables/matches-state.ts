@@ -21,54 +21,66 @@ const STATISTIC_OPTIONS: ReadonlyMap<string, number> = new Map([
   ["--packet", 1],
 ]);
 
-export const statisticParser: ModuleFactory = (): ModuleParser => {
-  const seen = new Set<string>();
-  let mode: string | null = null;
-  let probability: number | null = null;
-  let every: number | null = null;
-  let packet: number | null = null;
-  let invert = false;
-  return {
-    options: STATISTIC_OPTIONS,
-    accept(opt, inv, args) {
-      const dup = once(seen, opt);
-      if (dup) return dup;
-      const arg = args[0] ?? "";
-      if (opt === "--mode") {
-        if (arg !== "random" && arg !== "nth") return `unknown statistic mode "${arg}"`;
-        mode = arg;
-        return null;
-      }
-      if (inv) invert = true;
-      if (opt === "--probability") {
-        const p = Number(arg);
-        if (!/^[0-9.eE+-]+$/.test(arg) || !(p >= 0 && p <= 1)) return `invalid probability "${arg}"`;
-        probability = p;
-        return null;
-      }
-      const n = /^\d+$/.test(arg) ? Number(arg) : Number.NaN;
-      if (!(n >= 0 && n <= 0xffffffff)) return `invalid number "${arg}" for ${opt}`;
-      if (opt === "--every") {
-        if (n === 0) return "--every must be at least 1";
-        every = n;
-      } else packet = n;
+/**
+ * A class, not closures: kube-proxy writes one statistic match per endpoint but the last.
+ * An option was given before exactly when its field is set (a bad value ends the rule).
+ */
+class StatisticParser implements ModuleParser {
+  readonly options = STATISTIC_OPTIONS;
+  private mode: string | null = null;
+  private probability: number | null = null;
+  private every: number | null = null;
+  private packet: number | null = null;
+  private invert = false;
+
+  accept(opt: string, inv: boolean, args: readonly string[]): string | null {
+    if (this.given(opt)) return `option "${opt}" given more than once`;
+    const arg = args[0] ?? "";
+    if (opt === "--mode") {
+      if (arg !== "random" && arg !== "nth") return `unknown statistic mode "${arg}"`;
+      this.mode = arg;
       return null;
-    },
-    finish(): StatisticMatch | string {
-      if (mode === "random") {
-        if (probability === null) return "statistic --mode random needs --probability";
-        return { module: "statistic", mode: "random", stored: probabilityToStored(probability), invert };
-      }
-      if (mode === "nth") {
-        if (every === null) return "statistic --mode nth needs --every";
-        if (packet === null) return 'option "--every" also requires "--packet"';
-        if (packet > every - 1) return "--packet must be lower than --every";
-        return { module: "statistic", mode: "nth", every, packet, invert };
-      }
-      return "statistic needs --mode random or --mode nth";
-    },
-  };
-};
+    }
+    if (inv) this.invert = true;
+    if (opt === "--probability") {
+      const p = Number(arg);
+      if (!/^[0-9.eE+-]+$/.test(arg) || !(p >= 0 && p <= 1)) return `invalid probability "${arg}"`;
+      this.probability = p;
+      return null;
+    }
+    const n = /^\d+$/.test(arg) ? Number(arg) : Number.NaN;
+    if (!(n >= 0 && n <= 0xffffffff)) return `invalid number "${arg}" for ${opt}`;
+    if (opt === "--every") {
+      if (n === 0) return "--every must be at least 1";
+      this.every = n;
+    } else this.packet = n;
+    return null;
+  }
+
+  private given(opt: string): boolean {
+    if (opt === "--mode") return this.mode !== null;
+    if (opt === "--probability") return this.probability !== null;
+    if (opt === "--every") return this.every !== null;
+    return this.packet !== null;
+  }
+
+  finish(): StatisticMatch | string {
+    const { mode, every, packet, invert } = this;
+    if (mode === "random") {
+      if (this.probability === null) return "statistic --mode random needs --probability";
+      return { module: "statistic", mode: "random", stored: probabilityToStored(this.probability), invert };
+    }
+    if (mode === "nth") {
+      if (every === null) return "statistic --mode nth needs --every";
+      if (packet === null) return 'option "--every" also requires "--packet"';
+      if (packet > every - 1) return "--packet must be lower than --every";
+      return { module: "statistic", mode: "nth", every, packet, invert };
+    }
+    return "statistic needs --mode random or --mode nth";
+  }
+}
+
+export const statisticParser: ModuleFactory = () => new StatisticParser();
 
 const MARK_OPTIONS: ReadonlyMap<string, number> = new Map([["--mark", 1]]);
 

@@ -1,5 +1,5 @@
 import { type Family, parseIpNet } from "../../core/ip.ts";
-import type { Match, UnknownMatch } from "../../model/netfilter/matches.ts";
+import type { Match, TcpMatch, UdpMatch, UnknownMatch } from "../../model/netfilter/matches.ts";
 import { parseProto } from "../../model/netfilter/protocols.ts";
 import type {
   AddrSpec,
@@ -10,11 +10,11 @@ import type {
   TableName,
 } from "../../model/netfilter/ruleset.ts";
 import type { Target } from "../../model/netfilter/targets.ts";
-import { EMPTY, type Interner } from "./intern.ts";
+import { EMPTY, type Interner, ListPool, Pool } from "./intern.ts";
 import type { ModuleParser } from "./module-parser.ts";
 import { implicitModuleName, MODULES } from "./modules.ts";
-import { type TargetParser, targetParser } from "./targets.ts";
-import type { Token } from "./tokenize.ts";
+import { type TargetParser, targetParser as targetParserFor } from "./targets.ts";
+import type { Words } from "./tokenize.ts";
 
 /**
  * Turns the words of one rule (after `-A CHAIN`) into a Rule, the way iptables' command parser
@@ -28,9 +28,27 @@ export interface RuleContext {
   readonly line: number;
   readonly counters: Counters | null;
   /** Chains declared in the table so far: a `-j NAME` to one of them is a jump. */
-  readonly chains: { has(name: string): boolean };
+  readonly chains: { get(name: string): { readonly name: string } | undefined };
   /** Shares identical read-only pieces across the rules of one parse. */
   readonly intern: Interner;
+  readonly pools: RulePools;
+  /** Handed to every module parser; parseRule sets it for each rule (modules read it only then). */
+  readonly moduleCtx: { family: Family; proto: number };
+}
+
+/** The pieces rules share most, each by a key that costs little to look up. */
+export class RulePools {
+  /** By protocol number * 2 + invert. */
+  readonly protos = new Pool<number, ProtoSpec>();
+  /** By chain name (as declared: its hash is computed once). */
+  readonly jumps = new Pool<string, Target>();
+  readonly gotos = new Pool<string, Target>();
+  readonly comments = new Pool<string, Match>();
+  /** tcp/udp/udplite/sctp with at most a plain --dport: by port * 4 + module. */
+  readonly ports = new Pool<number, Match>();
+  /** statistic --mode random: by the stored probability (negative when inverted). */
+  readonly randoms = new Pool<number, Match>();
+  readonly lists = new ListPool<Match>();
 }
 
 export interface RuleProblem {
@@ -38,11 +56,6 @@ export interface RuleProblem {
   readonly column: number;
   readonly code: string;
   readonly severity: "error" | "warning";
-}
-
-export interface ParsedRule {
-  readonly rule: Rule;
-  readonly problems: readonly RuleProblem[];
 }
 
 const HEADER_OPTIONS = new Set([
@@ -86,24 +99,35 @@ class RuleSyntaxError extends Error {
   }
 }
 
-function isHeaderAt(tokens: readonly Token[], i: number): boolean {
-  const t = tokens[i];
-  if (!t || t.quoted) return false;
-  if (HEADER_OPTIONS.has(t.text)) return true;
-  const next = tokens[i + 1];
-  return t.text === "!" && next !== undefined && !next.quoted && HEADER_OPTIONS.has(next.text);
+function isHeaderAt(words: Words, i: number): boolean {
+  if (i >= words.length || words.quoted[i]) return false;
+  const text = words.texts[i] as string;
+  if (HEADER_OPTIONS.has(text)) return true;
+  return (
+    text === "!" &&
+    i + 1 < words.length &&
+    !words.quoted[i + 1] &&
+    HEADER_OPTIONS.has(words.texts[i + 1] as string)
+  );
 }
 
-export function parseRule(tokens: readonly Token[], ctx: RuleContext, restText: string): ParsedRule {
+/** Throws unless `count` argument words follow the option at `i`. */
+function needArgs(words: Words, i: number, count: number, option: string, column: number): void {
+  if (i + count >= words.length)
+    throw new RuleSyntaxError(`option "${option}" needs ${count} argument${count > 1 ? "s" : ""}`, column);
+}
+
+/**
+ * Reads the words of one rule (after `-A CHAIN`). Warnings and the error, if any, are appended to
+ * `problems`; on an error the result is null and the error is the last problem.
+ */
+export function parseRule(words: Words, ctx: RuleContext, problems: RuleProblem[]): Rule | null {
   try {
-    return parseRuleOrThrow(tokens, ctx);
+    return parseRuleOrThrow(words, ctx, problems);
   } catch (e) {
     if (!(e instanceof RuleSyntaxError)) throw e;
-    const rule = brokenRule(ctx, e.message, restText);
-    return {
-      rule,
-      problems: [{ message: e.message, column: e.column, code: "iptables.bad-rule", severity: "error" }],
-    };
+    problems.push({ message: e.message, column: e.column, code: "iptables.bad-rule", severity: "error" });
+    return null;
   }
 }
 
@@ -126,8 +150,9 @@ export function brokenRule(ctx: RuleContext, message: string, text: string): Rul
   };
 }
 
-function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRule {
-  const problems: RuleProblem[] = [];
+function parseRuleOrThrow(words: Words, ctx: RuleContext, problems: RuleProblem[]): Rule {
+  const { texts, columns, quoted } = words;
+  const n = words.length;
   let src: AddrSpec | null = null;
   let dst: AddrSpec | null = null;
   let inIface: IfaceSpec | null = null;
@@ -137,49 +162,28 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
   let counters = ctx.counters;
   const modules: LoadedModule[] = [];
   // Modules read the protocol when they finish, so `-m tcp -p tcp` (kube-proxy's order) works.
-  const moduleCtx = {
-    family: ctx.family,
-    get proto() {
-      return proto?.proto ?? 0;
-    },
-  };
-  let target: {
-    name: string;
-    goto: boolean;
-    column: number;
-    parser: TargetParser | null;
-    tokens: string[];
-  } | null = null;
+  const moduleCtx = ctx.moduleCtx;
+  moduleCtx.family = ctx.family;
+  moduleCtx.proto = 0;
+  // The target, as plain variables rather than an object per rule.
+  let targetName: string | null = null;
+  let targetGoto = false;
+  let targetColumn = 0;
+  let targetParser: TargetParser | null = null;
+  let targetTokens: string[] = EMPTY_TOKENS;
+  let jumpChain: string | null = null;
 
-  let i = 0;
-  const take = (count: number, option: string, column: number): string[] => {
-    const args: string[] = [];
-    for (let k = 0; k < count; k++) {
-      const t = tokens[i + 1 + k];
-      if (!t)
-        throw new RuleSyntaxError(
-          `option "${option}" needs ${count} argument${count > 1 ? "s" : ""}`,
-          column,
-        );
-      args.push(t.text);
-    }
-    i += count;
-    return args;
-  };
-
-  for (; i < tokens.length; i++) {
-    let tok = tokens[i] as Token;
+  for (let i = 0; i < n; i++) {
     let invert = false;
-    if (tok.text === "!" && !tok.quoted) {
+    if (texts[i] === "!" && !quoted[i]) {
       invert = true;
       i++;
-      const next = tokens[i];
-      if (!next) throw new RuleSyntaxError('"!" at the end of the rule negates nothing', tok.column);
-      tok = next;
+      if (i >= n)
+        throw new RuleSyntaxError('"!" at the end of the rule negates nothing', columns[i - 1] as number);
     }
-    const opt = tok.text;
-    const col = tok.column;
-    if (tok.quoted || !opt.startsWith("-")) throw new RuleSyntaxError(`unexpected word "${opt}"`, col);
+    const opt = texts[i] as string;
+    const col = columns[i] as number;
+    if (quoted[i] || !opt.startsWith("-")) throw new RuleSyntaxError(`unexpected word "${opt}"`, col);
     switch (opt) {
       case "-s":
       case "--source":
@@ -187,14 +191,14 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
       case "-d":
       case "--destination":
       case "--dst": {
-        const [arg] = take(1, opt, col);
-        const net = parseIpNet(arg as string, ctx.family);
-        if (!net)
+        needArgs(words, i, 1, opt, col);
+        const arg = texts[++i] as string;
+        const spec = addrSpec(arg, invert, ctx);
+        if (!spec)
           throw new RuleSyntaxError(
             `"${arg}" is not an IPv${ctx.family} address or network`,
             col + opt.length + 1,
           );
-        const spec = { net, invert };
         if (opt === "-s" || opt === "--source" || opt === "--src") {
           if (src) throw new RuleSyntaxError("multiple -s flags are not allowed", col);
           src = spec;
@@ -208,7 +212,8 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
       case "--in-interface":
       case "-o":
       case "--out-interface": {
-        const [name] = take(1, opt, col);
+        needArgs(words, i, 1, opt, col);
+        const name = texts[++i] as string;
         if (!name || name.length > 15)
           throw new RuleSyntaxError(`interface name "${name}" must be 1 to 15 characters`, col);
         const spec = { name, invert };
@@ -228,11 +233,13 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
       }
       case "-p":
       case "--protocol": {
-        const [arg] = take(1, opt, col);
-        const p = parseProto(arg as string);
+        needArgs(words, i, 1, opt, col);
+        const arg = texts[++i] as string;
+        const p = parseProto(arg);
         if (p === null) throw new RuleSyntaxError(`unknown protocol "${arg}"`, col);
         if (proto) throw new RuleSyntaxError("multiple -p flags are not allowed", col);
-        proto = ctx.intern.get(`p${p}${invert}`, () => ({ proto: p, invert }));
+        proto = ctx.pools.protos.get(p * 2 + (invert ? 1 : 0), () => ({ proto: p, invert }));
+        moduleCtx.proto = p;
         continue;
       }
       case "-f":
@@ -243,31 +250,31 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
       case "-c":
       case "--set-counters": {
         if (invert) throw new RuleSyntaxError(`${opt} cannot be negated`, col);
-        const [p, b] = take(2, opt, col);
-        if (!/^\d+$/.test(p as string) || !/^\d+$/.test(b as string)) {
+        needArgs(words, i, 2, opt, col);
+        const p = texts[++i] as string;
+        const b = texts[++i] as string;
+        if (!/^\d+$/.test(p) || !/^\d+$/.test(b)) {
           throw new RuleSyntaxError(`invalid counters "${p} ${b}"`, col);
         }
-        counters = { packets: BigInt(p as string), bytes: BigInt(b as string) };
+        counters = { packets: BigInt(p), bytes: BigInt(b) };
         continue;
       }
       case "-m":
       case "--match": {
         if (invert) throw new RuleSyntaxError(`${opt} cannot be negated`, col);
-        const [name] = take(1, opt, col);
-        const factory = MODULES.get(name as string);
+        needArgs(words, i, 1, opt, col);
+        const name = texts[++i] as string;
+        const factory = MODULES.get(name);
         const loaded: LoadedModule = {
-          name: name as string,
+          name,
           column: col,
           parser: factory ? factory(moduleCtx) : null,
-          tokens: [],
+          tokens: factory ? EMPTY_TOKENS : [],
         };
         modules.push(loaded);
         if (!factory) {
           // We do not know this module's options: keep every word up to the next rule-level option.
-          while (i + 1 < tokens.length && !isHeaderAt(tokens, i + 1)) {
-            i++;
-            loaded.tokens.push((tokens[i] as Token).text);
-          }
+          while (i + 1 < n && !isHeaderAt(words, i + 1)) loaded.tokens.push(texts[++i] as string);
           problems.push({
             message: `unknown match module "${name}": kept as written, traces that reach it are uncertain`,
             column: col,
@@ -282,22 +289,24 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
       case "-g":
       case "--goto": {
         if (invert) throw new RuleSyntaxError(`${opt} cannot be negated`, col);
-        const [name] = take(1, opt, col);
-        if (target) throw new RuleSyntaxError("a rule can have only one target", col);
+        needArgs(words, i, 1, opt, col);
+        const name = texts[++i] as string;
+        if (targetName !== null) throw new RuleSyntaxError("a rule can have only one target", col);
         const isGoto = opt === "-g" || opt === "--goto";
-        const isChain = ctx.chains.has(name as string);
-        const parser = isChain
-          ? null
-          : targetParser(name as string, { family: ctx.family, proto: proto?.proto ?? 0 });
-        target = { name: name as string, goto: isGoto, column: col, parser, tokens: [] };
+        // A jump keeps the chain's declared name, so the rules that jump there share one string.
+        jumpChain = ctx.chains.get(name)?.name ?? null;
+        const isChain = jumpChain !== null;
+        targetName = name;
+        targetGoto = isGoto;
+        targetColumn = col;
+        // A target reads the protocol now (modules read it when they finish, so they see all of the rule).
+        targetParser = isChain ? null : targetParserFor(name, moduleCtx);
         if (isGoto && !isChain)
           throw new RuleSyntaxError(`-g needs a user chain, and "${name}" is not one`, col);
-        if (!isChain && !parser) {
+        if (!isChain && !targetParser) {
           // An extension we do not model: its options run to the end of the rule (targets come last).
-          while (i + 1 < tokens.length) {
-            i++;
-            target.tokens.push((tokens[i] as Token).text);
-          }
+          targetTokens = texts.slice(i + 1, n);
+          i = n - 1;
           problems.push({
             message: `unknown target or chain "${name}": kept as written, traces that reach it are uncertain`,
             column: col,
@@ -310,68 +319,42 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
     }
 
     // An extension option: the target's first, then the most recently loaded module that knows it.
-    if (target?.parser?.options.has(opt)) {
-      const args = take(target.parser.options.get(opt) as number, opt, col);
-      const err = target.parser.accept(opt, invert, args);
-      if (err) throw new RuleSyntaxError(`${target.name}: ${err}`, col);
+    if (targetParser?.options.has(opt)) {
+      const count = targetParser.options.get(opt) as number;
+      needArgs(words, i, count, opt, col);
+      const err = targetParser.accept(opt, invert, texts.slice(i + 1, i + 1 + count));
+      i += count;
+      if (err) throw new RuleSyntaxError(`${targetName}: ${err}`, col);
       continue;
     }
-    let owner: LoadedModule | undefined;
-    for (let k = modules.length - 1; k >= 0 && !owner; k--)
-      if (modules[k]?.parser?.options.has(opt)) owner = modules[k];
-    if (!owner) {
-      const implicit = implicitModuleName(proto?.proto ?? 0, ctx.family);
-      const factory = implicit ? MODULES.get(implicit) : undefined;
-      const parser = factory?.(moduleCtx);
-      if (implicit && parser?.options.has(opt) && !modules.some((m) => m.name === implicit)) {
-        owner = { name: implicit, column: col, parser, tokens: [] };
-        modules.push(owner);
-      }
-    }
+    const owner = moduleFor(opt, modules, ctx, col);
     if (!owner?.parser) throw new RuleSyntaxError(`unknown option "${opt}"`, col);
-    const args = take(owner.parser.options.get(opt) as number, opt, col);
-    const err = owner.parser.accept(opt, invert, args);
+    const count = owner.parser.options.get(opt) as number;
+    needArgs(words, i, count, opt, col);
+    const err = owner.parser.accept(opt, invert, texts.slice(i + 1, i + 1 + count));
+    i += count;
     if (err) throw new RuleSyntaxError(`${owner.name}: ${err}`, col);
   }
 
-  const matches: Match[] = [];
-  for (const m of modules) {
-    if (m.name === "comment" && m.parser) {
-      // A service's comment repeats on each of its rules: share one match object.
-      const built = m.parser.finish();
-      if (typeof built === "string") throw new RuleSyntaxError(`comment: ${built}`, m.column);
-      matches.push(ctx.intern.get(`c${(built as { comment: string }).comment}`, () => built));
-      continue;
-    }
-    if (!m.parser) {
-      const unknown: UnknownMatch = { module: m.name, unknown: true, tokens: m.tokens };
-      matches.push(unknown);
-      continue;
-    }
-    const built = m.parser.finish();
-    if (typeof built === "string") throw new RuleSyntaxError(`${m.name}: ${built}`, m.column);
-    matches.push(built);
-  }
+  const matches = modules.length === 0 ? EMPTY : buildMatches(modules, ctx.pools);
   let builtTarget: Target | null = null;
-  if (target) {
-    if (target.parser) {
-      const t = target.parser.finish();
-      if (typeof t === "string") throw new RuleSyntaxError(`${target.name}: ${t}`, target.column);
+  if (targetName !== null) {
+    if (targetParser) {
+      const t = targetParser.finish();
+      if (typeof t === "string") throw new RuleSyntaxError(`${targetName}: ${t}`, targetColumn);
       builtTarget = t;
-    } else if (ctx.chains.has(target.name)) {
-      const { name, goto } = target;
-      builtTarget = ctx.intern.get(`j${goto ? "g" : "j"}${name}`, () => ({
-        kind: "jump",
-        chain: name,
-        goto,
-      }));
+    } else if (jumpChain !== null) {
+      const name = jumpChain;
+      const goto = targetGoto;
+      const pool = goto ? ctx.pools.gotos : ctx.pools.jumps;
+      builtTarget = pool.get(name, () => ({ kind: "jump", chain: name, goto }));
     } else {
-      builtTarget = { kind: "unknown", name: target.name, tokens: target.tokens };
+      builtTarget = { kind: "unknown", name: targetName, tokens: targetTokens };
     }
     const misplaced = targetPlacement(builtTarget, ctx);
-    if (misplaced) throw new RuleSyntaxError(misplaced, target.column);
+    if (misplaced) throw new RuleSyntaxError(misplaced, targetColumn);
   }
-  const rule: Rule = {
+  return {
     chain: ctx.chain,
     line: ctx.line,
     counters,
@@ -381,12 +364,104 @@ function parseRuleOrThrow(tokens: readonly Token[], ctx: RuleContext): ParsedRul
     outIface,
     proto,
     fragment,
-    matches: matches.length === 0 ? EMPTY : matches,
+    matches,
     target: builtTarget,
     error: null,
     text: null,
   };
-  return { rule, problems };
+}
+
+/** Shared empty list for the tokens of known modules and targets (only unknown ones keep theirs). */
+const EMPTY_TOKENS: string[] = [];
+
+/**
+ * `-s`/`-d`. A network (not a single host) is shared between the rules that name it: kube-proxy
+ * writes `! -s <pod CIDR>` on every service's masquerade rule.
+ */
+function addrSpec(arg: string, invert: boolean, ctx: RuleContext): AddrSpec | null {
+  const net = parseIpNet(arg, ctx.family);
+  if (!net) return null;
+  if (net.prefix === (net.family === 4 ? 32 : 128)) return { net, invert };
+  return ctx.intern.get(`a${ctx.family}${invert}${arg}`, () => ({ net, invert }));
+}
+
+/** The loaded module that takes `opt`: the most recent that declares it, else the protocol's own. */
+function moduleFor(
+  opt: string,
+  modules: LoadedModule[],
+  ctx: RuleContext,
+  col: number,
+): LoadedModule | undefined {
+  for (let k = modules.length - 1; k >= 0; k--) {
+    const m = modules[k] as LoadedModule;
+    if (m.parser?.options.has(opt)) return m;
+  }
+  const implicit = implicitModuleName(ctx.moduleCtx.proto, ctx.family);
+  if (!implicit) return undefined;
+  for (const m of modules) if (m.name === implicit) return undefined;
+  const parser = MODULES.get(implicit)?.(ctx.moduleCtx);
+  if (!parser?.options.has(opt)) return undefined;
+  const owner = { name: implicit, column: col, parser, tokens: EMPTY_TOKENS };
+  modules.push(owner);
+  return owner;
+}
+
+/**
+ * Builds the rule's matches. Matches that repeat across rules (a service's comment, `-m tcp` with
+ * the same port, a probability) are shared, and so is the list when all of its matches are.
+ */
+function buildMatches(modules: readonly LoadedModule[], pools: RulePools): readonly Match[] {
+  const matches: Match[] = [];
+  let allShared = true;
+  for (const m of modules) {
+    if (!m.parser) {
+      const unknown: UnknownMatch = { module: m.name, unknown: true, tokens: m.tokens };
+      matches.push(unknown);
+      allShared = false;
+      continue;
+    }
+    const built = m.parser.finish();
+    if (typeof built === "string") throw new RuleSyntaxError(`${m.name}: ${built}`, m.column);
+    const shared = share(built, pools);
+    matches.push(shared ?? built);
+    if (!shared) allShared = false;
+  }
+  return allShared ? pools.lists.get(matches) : matches;
+}
+
+const PORT_MODULES = ["tcp", "udp", "udplite", "sctp"];
+
+/** The shared match equal to `m`, or null when matches like it are not shared. */
+function share(m: Match, pools: RulePools): Match | null {
+  if ("unknown" in m) return null;
+  switch (m.module) {
+    case "comment":
+      return pools.comments.get(m.comment, () => m);
+    case "tcp":
+      if (m.flags !== null || m.option !== null) return null;
+      return sharePorts(m, pools);
+    case "udp":
+    case "udplite":
+    case "sctp":
+      return sharePorts(m, pools);
+    case "statistic":
+      if (m.mode !== "random") return null;
+      return pools.randoms.get(m.invert ? -m.stored - 1 : m.stored, () => m);
+    default:
+      return null;
+  }
+}
+
+/** Shared when there is no --sport and --dport, if given, is one port (kube-proxy's forms). */
+function sharePorts(m: TcpMatch | UdpMatch, pools: RulePools): Match | null {
+  const dport = m.dport;
+  if (m.sport !== null) return null;
+  let port = 0;
+  if (dport !== null) {
+    if (dport.invert || dport.value.from !== dport.value.to) return null;
+    port = dport.value.from + 1;
+  }
+  return pools.ports.get(port * 4 + PORT_MODULES.indexOf(m.module), () => m);
 }
 
 /** Hooks each built-in chain runs at, for the targets that only work at some (xt_target.hooks). */
@@ -394,13 +469,14 @@ const NAT_TABLE_ONLY = new Set(["DNAT", "SNAT", "MASQUERADE", "REDIRECT"]);
 const DST_NAT_CHAINS = new Set(["PREROUTING", "OUTPUT"]);
 const SRC_NAT_CHAINS = new Set(["POSTROUTING", "INPUT"]);
 const REJECT_CHAINS = new Set(["INPUT", "FORWARD", "OUTPUT"]);
+const BUILTIN_HOOKS = new Set(["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"]);
 
 /**
  * The kernel refuses a target outside its table or hooks (x_tables checkentry: "DNAT target: only
  * valid in nat table"). User chains are checked by table only: their hooks depend on who jumps there.
  */
 function targetPlacement(t: Target, ctx: RuleContext): string | null {
-  const builtin = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"].includes(ctx.chain);
+  const builtin = BUILTIN_HOOKS.has(ctx.chain);
   if (NAT_TABLE_ONLY.has(t.kind)) {
     if (ctx.table !== "nat") return `the ${t.kind} target is only valid in the nat table, not ${ctx.table}`;
     const chains = t.kind === "DNAT" || t.kind === "REDIRECT" ? DST_NAT_CHAINS : SRC_NAT_CHAINS;

@@ -2,7 +2,6 @@ import type { Diagnostic, Parsed } from "../../core/diagnostic.ts";
 import type { Family } from "../../core/ip.ts";
 import {
   BUILTIN_CHAINS,
-  type Chain,
   type Counters,
   type Dump,
   type Rule,
@@ -11,8 +10,8 @@ import {
   type TableName,
 } from "../../model/netfilter/ruleset.ts";
 import { Interner } from "./intern.ts";
-import { brokenRule, parseRule } from "./parse-rule.ts";
-import { tokenize } from "./tokenize.ts";
+import { brokenRule, parseRule, type RuleContext, RulePools, type RuleProblem } from "./parse-rule.ts";
+import { Words } from "./tokenize.ts";
 
 /**
  * Reads `iptables-save` / `ip6tables-save` output (legacy or nft, with or without `-c`) and
@@ -43,6 +42,21 @@ interface OpenDump {
 
 const TABLE_NAMES = new Set<string>(["raw", "mangle", "nat", "filter", "security"]);
 const COUNTERS_RE = /^\[(\d+):(\d+)\]$/;
+/** The commands a rule line may start with, in the order iptables-restore tries them. */
+const COMMANDS = [
+  "-A",
+  "--append",
+  "-I",
+  "--insert",
+  "-N",
+  "--new-chain",
+  "-X",
+  "--delete-chain",
+  "-F",
+  "--flush",
+  "-P",
+  "--policy",
+];
 
 export interface ParseOptions {
   /** Family when the text does not say (no `ip6tables-save` header, no address to tell by). */
@@ -54,44 +68,107 @@ export function parseIptablesSave(
   sourceName: string,
   options: ParseOptions = {},
 ): Parsed<RulesetFile> {
-  const diagnostics: Diagnostic[] = [];
-  const dumps: Dump[] = [];
-  const intern = new Interner();
-  const lines = text.split(/\r?\n/);
-  if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+  const reader = new SaveReader(text, sourceName, options);
+  // Lines one at a time (no array of every line: on a big dump it outlived most of the parse).
+  let lineNo = 0;
+  for (let next = 0; next < text.length; ) {
+    const nl = text.indexOf("\n", next);
+    let end = nl < 0 ? text.length : nl;
+    if (nl > next && text.charCodeAt(nl - 1) === 13) end--; // \r\n
+    lineNo++;
+    reader.line(text.slice(next, end), lineNo);
+    next = nl < 0 ? text.length : nl + 1;
+  }
+  return reader.finish(lineNo);
+}
 
-  const report = (
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The state of one parse, line by line. */
+class SaveReader {
+  readonly diagnostics: Diagnostic[] = [];
+  private readonly dumps: Dump[] = [];
+  private readonly intern = new Interner();
+  private dump: OpenDump = { family: null, tables: [], comments: [] };
+  private table: OpenTable | null = null;
+  private skipping = false;
+  /** The chain of the last rule: iptables-save groups a chain's rules, so it is usually the next's. */
+  private lastChain: OpenChain | null = null;
+  private guessedFamily: Family | null = null;
+  // Reused for every rule: a big dump has one rule per line.
+  private readonly words = new Words();
+  private readonly problems: RuleProblem[] = [];
+  private readonly ctx: Mutable<RuleContext> = {
+    intern: this.intern,
+    pools: new RulePools(),
+    family: 4,
+    table: "filter",
+    chain: "",
+    line: 0,
+    counters: null,
+    chains: new Map(),
+    moduleCtx: { family: 4, proto: 0 },
+  };
+
+  constructor(
+    private readonly text: string,
+    private readonly sourceName: string,
+    private readonly options: ParseOptions,
+  ) {}
+
+  private report(
     line: number,
     column: number,
     code: string,
     message: string,
     severity: Diagnostic["severity"] = "error",
-  ) => diagnostics.push({ code, severity, message, source: { file: sourceName, line, column } });
+  ): void {
+    this.diagnostics.push({ code, severity, message, source: { file: this.sourceName, line, column } });
+  }
 
-  let dump: OpenDump = { family: null, tables: [], comments: [] };
-  let table: OpenTable | null = null;
-  let skipping = false;
-  const familyOf = (d: OpenDump): Family => d.family ?? options.family ?? guessFamily(text);
+  private familyOf(d: OpenDump): Family {
+    if (d.family !== null) return d.family;
+    if (this.options.family !== undefined) return this.options.family;
+    this.guessedFamily ??= guessFamily(this.text);
+    return this.guessedFamily;
+  }
 
-  const closeTable = () => {
+  private closeTable(): void {
+    const table = this.table;
     if (!table) return;
-    dump.tables.push({
+    this.lastChain = null;
+    this.dump.tables.push({
       name: table.name,
       line: table.line,
-      chains: [...table.chains.values()].map((c): Chain => ({ ...c, rules: c.rules })),
+      // The open chains become the IR's: nothing changes them once their table is closed.
+      chains: [...table.chains.values()],
     });
-    table = null;
-  };
-  const closeDump = () => {
-    if (dump.tables.length > 0 || dump.comments.length > 0) {
-      dumps.push({ family: familyOf(dump), tables: dump.tables, comments: dump.comments });
-    }
-    dump = { family: null, tables: [], comments: [] };
-  };
+    this.table = null;
+  }
 
-  for (let idx = 0; idx < lines.length; idx++) {
-    const lineNo = idx + 1;
-    const raw = lines[idx] as string;
+  private closeDump(): void {
+    const dump = this.dump;
+    if (dump.tables.length > 0 || dump.comments.length > 0) {
+      this.dumps.push({ family: this.familyOf(dump), tables: dump.tables, comments: dump.comments });
+    }
+    this.dump = { family: null, tables: [], comments: [] };
+  }
+
+  finish(lineCount: number): Parsed<RulesetFile> {
+    if (this.table) {
+      this.report(
+        lineCount,
+        1,
+        "iptables.missing-commit",
+        `Cannot parse line ${lineCount}: table "${this.table.name}" is not closed with COMMIT at the end of the input`,
+      );
+      this.closeTable();
+    }
+    this.closeDump();
+    return { value: { dumps: this.dumps }, diagnostics: this.diagnostics };
+  }
+
+  line(raw: string, lineNo: number): void {
     // Rules are nearly every line of a big dump: skip the trimming for the usual "-A " / "[p:b] -A ".
     const c0 = raw.charCodeAt(0);
     const plain = (c0 === 45 || c0 === 91) && raw.charCodeAt(raw.length - 1) > 32;
@@ -99,251 +176,278 @@ export function parseIptablesSave(
     const trimmed = plain ? raw : line.trim();
 
     if (trimmed === "" || trimmed.startsWith("#")) {
-      if (table) continue; // comments inside a table are not printed by iptables-save; drop them
+      if (this.table) return; // comments inside a table are not printed by iptables-save; drop them
       if (trimmed.startsWith("# Generated by")) {
-        if (dump.tables.length > 0) closeDump();
-        if (/ip6tables(?:-nft|-legacy)?-save/.test(trimmed)) dump.family = 6;
-        else if (/iptables(?:-nft|-legacy)?-save/.test(trimmed)) dump.family = 4;
+        if (this.dump.tables.length > 0) this.closeDump();
+        if (/ip6tables(?:-nft|-legacy)?-save/.test(trimmed)) this.dump.family = 6;
+        else if (/iptables(?:-nft|-legacy)?-save/.test(trimmed)) this.dump.family = 4;
       }
-      dump.comments.push({ beforeTable: dump.tables.length, text: raw });
-      continue;
+      this.dump.comments.push({ beforeTable: this.dump.tables.length, text: raw });
+      return;
     }
-
     if (trimmed.startsWith("*")) {
-      if (table) {
-        report(
+      this.tableLine(trimmed, lineNo);
+      return;
+    }
+    if (trimmed === "COMMIT") {
+      if (!this.table && !this.skipping)
+        this.report(
           lineNo,
           1,
-          "iptables.missing-commit",
-          `Cannot parse line ${lineNo}: table "${(table as OpenTable).name}" was not closed with COMMIT before this one`,
+          "iptables.stray-commit",
+          `Cannot parse line ${lineNo}: COMMIT without a table`,
         );
-        closeTable();
-      }
-      const name = trimmed.slice(1);
-      if (!TABLE_NAMES.has(name)) {
-        report(
-          lineNo,
-          2,
-          "iptables.unknown-table",
-          `Cannot parse line ${lineNo}: unknown table "${name}", expected raw, mangle, nat, filter or security`,
-        );
-        skipping = true;
-        continue;
-      }
-      if (dump.tables.some((t) => t.name === name)) {
-        // iptables-nft prints one dump per table; a repeated table starts a new dump.
-        closeDump();
-      }
-      skipping = false;
-      table = { name: name as TableName, line: lineNo, chains: new Map() };
-      continue;
+      this.closeTable();
+      this.skipping = false;
+      return;
     }
-
-    if (trimmed === "COMMIT") {
-      if (!table && !skipping)
-        report(lineNo, 1, "iptables.stray-commit", `Cannot parse line ${lineNo}: COMMIT without a table`);
-      closeTable();
-      skipping = false;
-      continue;
-    }
-    if (skipping) continue;
-    if (!table) {
-      report(
+    if (this.skipping) return;
+    if (!this.table) {
+      this.report(
         lineNo,
         1,
         "iptables.outside-table",
         `Cannot parse line ${lineNo}: expected "*table", a comment or COMMIT, found "${truncate(trimmed)}"`,
       );
-      continue;
+      return;
     }
-    const t: OpenTable = table;
+    if (trimmed.startsWith(":")) this.chainLine(this.table, trimmed, lineNo);
+    else this.commandLine(this.table, line, lineNo);
+  }
 
-    if (trimmed.startsWith(":")) {
-      const m = /^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?\s*$/.exec(trimmed);
-      if (!m) {
-        report(
-          lineNo,
-          1,
-          "iptables.bad-chain",
-          `Cannot parse chain at line ${lineNo}: expected ":NAME POLICY [packets:bytes]"`,
-        );
-        continue;
-      }
-      const [, name, policyText, p, b] = m as unknown as [string, string, string, string?, string?];
-      const builtin = BUILTIN_CHAINS[t.name].includes(name);
-      let policy: "ACCEPT" | "DROP" | null = null;
-      if (policyText === "ACCEPT" || policyText === "DROP") policy = policyText;
-      else if (policyText !== "-") {
-        report(
-          lineNo,
-          name.length + 3,
-          "iptables.bad-policy",
-          `Cannot parse chain at line ${lineNo}: policy "${policyText}" is not ACCEPT, DROP or -`,
-        );
-      }
-      if (builtin && policy === null) policy = "ACCEPT";
-      if (!builtin && policy !== null) {
-        report(
-          lineNo,
-          name.length + 3,
-          "iptables.bad-policy",
-          `Cannot parse chain at line ${lineNo}: user chain "${name}" cannot have a policy`,
-        );
-        policy = null;
-      }
-      if (name.length > 28) {
-        report(
-          lineNo,
-          2,
-          "iptables.bad-chain",
-          `Cannot parse chain at line ${lineNo}: chain name "${name}" is longer than 28 characters`,
-        );
-      }
-      const counters =
-        p === undefined || b === undefined
-          ? null
-          : intern.get(`k${p}:${b}`, () => ({ packets: BigInt(p), bytes: BigInt(b) }));
-      const existing = t.chains.get(name);
-      if (existing) {
-        // iptables-restore --noflush: re-declaring a chain flushes it.
-        existing.rules = [];
-        existing.policy = policy;
-        existing.counters = counters;
-      } else t.chains.set(name, { name, policy, counters, line: lineNo, rules: [] });
-      continue;
+  private tableLine(trimmed: string, lineNo: number): void {
+    if (this.table) {
+      this.report(
+        lineNo,
+        1,
+        "iptables.missing-commit",
+        `Cannot parse line ${lineNo}: table "${this.table.name}" was not closed with COMMIT before this one`,
+      );
+      this.closeTable();
     }
+    const name = trimmed.slice(1);
+    if (!TABLE_NAMES.has(name)) {
+      this.report(
+        lineNo,
+        2,
+        "iptables.unknown-table",
+        `Cannot parse line ${lineNo}: unknown table "${name}", expected raw, mangle, nat, filter or security`,
+      );
+      this.skipping = true;
+      return;
+    }
+    if (this.dump.tables.some((t) => t.name === name)) {
+      // iptables-nft prints one dump per table; a repeated table starts a new dump.
+      this.closeDump();
+    }
+    this.skipping = false;
+    this.table = { name: name as TableName, line: lineNo, chains: new Map() };
+  }
 
-    // A rule or command line, optionally with a `[packets:bytes]` prefix (iptables-save -c).
-    let rest = line.replace(/^\s+/, "");
+  private chainLine(t: OpenTable, trimmed: string, lineNo: number): void {
+    // A big dump is mostly `:KUBE-SEP-XXXX - [0:0]`: split that form without the regex.
+    const m = isPlainUserChain(trimmed)
+      ? [trimmed, trimmed.slice(1, -8), "-", "0", "0"]
+      : /^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?\s*$/.exec(trimmed);
+    if (!m) {
+      this.report(
+        lineNo,
+        1,
+        "iptables.bad-chain",
+        `Cannot parse chain at line ${lineNo}: expected ":NAME POLICY [packets:bytes]"`,
+      );
+      return;
+    }
+    const [, name, policyText, p, b] = m as unknown as [string, string, string, string?, string?];
+    const builtin = BUILTIN_CHAINS[t.name].includes(name);
+    let policy: "ACCEPT" | "DROP" | null = null;
+    if (policyText === "ACCEPT" || policyText === "DROP") policy = policyText;
+    else if (policyText !== "-") {
+      this.report(
+        lineNo,
+        name.length + 3,
+        "iptables.bad-policy",
+        `Cannot parse chain at line ${lineNo}: policy "${policyText}" is not ACCEPT, DROP or -`,
+      );
+    }
+    if (builtin && policy === null) policy = "ACCEPT";
+    if (!builtin && policy !== null) {
+      this.report(
+        lineNo,
+        name.length + 3,
+        "iptables.bad-policy",
+        `Cannot parse chain at line ${lineNo}: user chain "${name}" cannot have a policy`,
+      );
+      policy = null;
+    }
+    if (name.length > 28) {
+      this.report(
+        lineNo,
+        2,
+        "iptables.bad-chain",
+        `Cannot parse chain at line ${lineNo}: chain name "${name}" is longer than 28 characters`,
+      );
+    }
+    const counters =
+      p === undefined || b === undefined
+        ? null
+        : this.intern.get(p === "0" && b === "0" ? "k0:0" : `k${p}:${b}`, () => ({
+            packets: BigInt(p),
+            bytes: BigInt(b),
+          }));
+    const existing = t.chains.get(name);
+    if (existing) {
+      // iptables-restore --noflush: re-declaring a chain flushes it.
+      existing.rules = [];
+      existing.policy = policy;
+      existing.counters = counters;
+    } else t.chains.set(name, { name, policy, counters, line: lineNo, rules: [] });
+  }
+
+  /** A rule or command line, optionally with a `[packets:bytes]` prefix (iptables-save -c). */
+  private commandLine(t: OpenTable, line: string, lineNo: number): void {
+    let pos = skipSpace(line, 0);
     let counters: Counters | null = null;
-    let offset = line.length - rest.length;
-    const firstWord = rest.split(/\s+/, 1)[0] ?? "";
-    const cm = COUNTERS_RE.exec(firstWord);
-    if (cm) {
-      counters = { packets: BigInt(cm[1] as string), bytes: BigInt(cm[2] as string) };
-      const after = rest.slice(firstWord.length);
-      const stripped = after.replace(/^\s+/, "");
-      offset += firstWord.length + (after.length - stripped.length);
-      rest = stripped;
+    if (line.charCodeAt(pos) === 91) {
+      const end = skipWord(line, pos);
+      const cm = COUNTERS_RE.exec(line.slice(pos, end));
+      if (cm) {
+        counters = { packets: BigInt(cm[1] as string), bytes: BigInt(cm[2] as string) };
+        pos = skipSpace(line, end);
+      }
     }
-    const cmdMatch =
-      /^(-A|--append|-I|--insert|-N|--new-chain|-X|--delete-chain|-F|--flush|-P|--policy)(?:\s+(\S+))?/.exec(
-        rest,
-      );
-    if (!cmdMatch) {
-      report(
+    const cmd = commandAt(line, pos);
+    if (cmd === undefined) {
+      this.report(
         lineNo,
-        offset + 1,
+        pos + 1,
         "iptables.bad-command",
-        `Cannot parse line ${lineNo}: expected "-A CHAIN ...", found "${truncate(rest)}"`,
+        `Cannot parse line ${lineNo}: expected "-A CHAIN ...", found "${truncate(line.slice(pos))}"`,
       );
-      continue;
+      return;
     }
-    const cmd = cmdMatch[1] as string;
-    const chainName = cmdMatch[2];
-    if (chainName === undefined) {
-      report(
+    const nameStart = skipSpace(line, pos + cmd.length);
+    const nameEnd = nameStart > pos + cmd.length ? skipWord(line, nameStart) : nameStart;
+    if (nameEnd === nameStart) {
+      this.report(
         lineNo,
-        offset + 1,
+        pos + 1,
         "iptables.bad-command",
         `Cannot parse line ${lineNo}: ${cmd} needs a chain name`,
       );
-      continue;
+      return;
     }
-    const chainColumn = offset + cmd.length + 2;
-    let afterChain = rest.slice(cmdMatch[0].length);
+    const chainName = line.slice(nameStart, nameEnd);
+    const chainColumn = pos + cmd.length + 2;
 
     if (cmd === "-N" || cmd === "--new-chain") {
       if (!t.chains.has(chainName))
         t.chains.set(chainName, { name: chainName, policy: null, counters: null, line: lineNo, rules: [] });
-      continue;
+      return;
     }
-    const chain = t.chains.get(chainName);
+    const chain = this.lastChain?.name === chainName ? this.lastChain : t.chains.get(chainName);
     if (!chain) {
-      report(
+      this.report(
         lineNo,
         chainColumn,
         "iptables.unknown-chain",
         `Cannot parse rule at line ${lineNo}: chain "${chainName}" does not exist in table ${t.name}`,
       );
-      continue;
+      return;
     }
+    this.lastChain = chain;
     if (cmd === "-X" || cmd === "--delete-chain") {
       t.chains.delete(chainName);
-      continue;
+      this.lastChain = null;
+      return;
     }
     if (cmd === "-F" || cmd === "--flush") {
       chain.rules = [];
-      continue;
+      return;
     }
     if (cmd === "-P" || cmd === "--policy") {
-      const policy = afterChain.trim().split(/\s+/)[0];
+      const policy = line.slice(nameEnd).trim().split(/\s+/)[0];
       if (policy !== "ACCEPT" && policy !== "DROP") {
-        report(
+        this.report(
           lineNo,
           chainColumn,
           "iptables.bad-policy",
           `Cannot parse line ${lineNo}: policy must be ACCEPT or DROP`,
         );
       } else chain.policy = policy;
-      continue;
+      return;
     }
+    let ruleStart = nameEnd;
     let insertAt: number | null = null;
     if (cmd === "-I" || cmd === "--insert") {
-      const num = /^\s+(\d+)(?=\s|$)/.exec(afterChain);
+      const num = /^\s+(\d+)(?=\s|$)/.exec(line.slice(ruleStart));
       insertAt = 0;
       if (num) {
         insertAt = Number(num[1]) - 1;
-        afterChain = afterChain.slice(num[0].length);
+        ruleStart += num[0].length;
       }
     }
-    const restColumn = offset + (rest.length - afterChain.length) + 1;
-    const tok = tokenize(afterChain);
-    const text = afterChain.trim();
-    const ctx = {
-      intern,
-      family: familyOf(dump),
-      table: t.name,
-      chain: chainName,
-      line: lineNo,
-      counters,
-      chains: t.chains,
-    };
-    const parsed = tok.ok
-      ? parseRule(tok.tokens, ctx, text)
-      : {
-          rule: brokenRule(ctx, tok.message, text),
-          problems: [
-            {
-              message: tok.message,
-              column: tok.column,
-              code: "iptables.bad-rule",
-              severity: "error" as const,
-            },
-          ],
-        };
-    for (const p of parsed.problems) {
-      const column = p.column + restColumn - 1;
+    const rule = this.rule(t, chain, line, ruleStart, lineNo, counters);
+    if (insertAt === null) chain.rules.push(rule);
+    else chain.rules.splice(Math.min(insertAt, chain.rules.length), 0, rule);
+  }
+
+  /** The rule whose words start at `from` in `line`; problems are reported at their column in the line. */
+  private rule(
+    t: OpenTable,
+    chain: OpenChain,
+    line: string,
+    from: number,
+    lineNo: number,
+    counters: Counters | null,
+  ): Rule {
+    const ctx = this.ctx;
+    ctx.family = this.familyOf(this.dump);
+    ctx.table = t.name;
+    ctx.chain = chain.name; // the declared name, so every rule of the chain shares one string
+    ctx.line = lineNo;
+    ctx.counters = counters;
+    ctx.chains = t.chains;
+    const problems = this.problems;
+    problems.length = 0;
+    const tokenError = this.words.read(line, from);
+    let rule: Rule | null = null;
+    if (tokenError) {
+      problems.push({ ...tokenError, code: "iptables.bad-rule", severity: "error" });
+    } else rule = parseRule(this.words, ctx, problems);
+    for (const p of problems) {
       const head =
         p.severity === "error"
           ? `Cannot parse rule at line ${lineNo}`
           : `Cannot model rule at line ${lineNo}`;
-      report(lineNo, column, p.code, `${head}: ${p.message}`, p.severity);
+      this.report(lineNo, p.column, p.code, `${head}: ${p.message}`, p.severity);
     }
-    if (insertAt === null) chain.rules.push(parsed.rule);
-    else chain.rules.splice(Math.min(insertAt, chain.rules.length), 0, parsed.rule);
+    if (rule) return rule;
+    const error = problems[problems.length - 1] as RuleProblem;
+    return brokenRule(ctx, error.message, line.slice(from).trim());
   }
-  if (table) {
-    report(
-      lines.length,
-      1,
-      "iptables.missing-commit",
-      `Cannot parse line ${lines.length}: table "${(table as OpenTable).name}" is not closed with COMMIT at the end of the input`,
-    );
-    closeTable();
-  }
-  closeDump();
-  return { value: { dumps }, diagnostics };
+}
+
+function commandAt(line: string, pos: number): string | undefined {
+  for (const c of COMMANDS) if (line.startsWith(c, pos)) return c;
+  return undefined;
+}
+
+/** Index of the first character from `i` on that is not whitespace (as the regex \s means it). */
+function skipSpace(s: string, i: number): number {
+  while (i < s.length && isSpace(s.charCodeAt(i))) i++;
+  return i;
+}
+
+/** Index of the first whitespace character from `i` on. */
+function skipWord(s: string, i: number): number {
+  while (i < s.length && !isSpace(s.charCodeAt(i))) i++;
+  return i;
+}
+
+function isSpace(c: number): boolean {
+  if (c === 32 || (c >= 9 && c <= 13)) return true;
+  return c >= 0xa0 && /\s/.test(String.fromCharCode(c));
 }
 
 function truncate(s: string): string {
@@ -354,4 +458,14 @@ function truncate(s: string): string {
 function guessFamily(text: string): Family {
   const m = /\s(?:-s|-d|--to-destination|--to-source)\s+\[?([0-9a-fA-F:.]+)/.exec(text);
   return m && (m[1] as string).includes(":") && !/^\d+\.\d+\.\d+\.\d+:/.test(m[1] as string) ? 6 : 4;
+}
+
+/** `:NAME - [0:0]` with a name free of whitespace. */
+function isPlainUserChain(line: string): boolean {
+  if (!line.endsWith(" - [0:0]") || line.length < 10) return false;
+  for (let i = 1; i < line.length - 8; i++) {
+    const c = line.charCodeAt(i);
+    if (c <= 32 || c >= 127) return false;
+  }
+  return true;
 }

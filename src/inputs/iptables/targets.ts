@@ -1,4 +1,4 @@
-import { type Family, parseIp } from "../../core/ip.ts";
+import { type Family, parseIpv4, parseIpv6 } from "../../core/ip.ts";
 import { parsePort, parseU32 } from "../../model/netfilter/numbers.ts";
 import type { NatRange, Target } from "../../model/netfilter/targets.ts";
 
@@ -14,6 +14,10 @@ export interface TargetParser {
   finish(): Target | string;
 }
 
+/**
+ * Read when the parser is made (the caller may change it afterwards): a target sees the protocol
+ * given before it, as iptables does.
+ */
 interface TargetContext {
   readonly family: Family;
   readonly proto: number;
@@ -70,9 +74,18 @@ type Parsed = { -readonly [K in keyof TargetParser]: TargetParser[K] };
 
 const NO_OPTIONS: ReadonlyMap<string, number> = new Map();
 
-function simple(make: () => Target): TargetParser {
-  return { options: NO_OPTIONS, accept: (o) => `unknown option "${o}"`, finish: make };
+/** A target without options: one parser and one Target for every rule that uses it. */
+function simple(target: Target): TargetParser {
+  Object.freeze(target);
+  return { options: NO_OPTIONS, accept: (o) => `unknown option "${o}"`, finish: () => target };
 }
+
+const SIMPLE: ReadonlyMap<string, TargetParser> = new Map([
+  ["ACCEPT", simple({ kind: "ACCEPT" })],
+  ["DROP", simple({ kind: "DROP" })],
+  ["RETURN", simple({ kind: "RETURN" })],
+  ["TRACE", simple({ kind: "TRACE" })],
+]);
 
 function parseMarkPair(text: string): { value: number; mask: number | null } | null {
   const [v, m] = text.split("/");
@@ -193,11 +206,9 @@ export function parseNatRange(text: string, family: Family): NatRange | null {
   let maxAddr: number | bigint | null = null;
   if (addrPart !== "") {
     const dash = addrPart.indexOf("-");
-    const a = parseIp(dash < 0 ? addrPart : addrPart.slice(0, dash));
-    const b = parseIp(dash < 0 ? addrPart : addrPart.slice(dash + 1));
-    if (!a || !b || a.family !== family || b.family !== family) return null;
-    minAddr = a.addr;
-    maxAddr = b.addr;
+    minAddr = parseAddr(dash < 0 ? addrPart : addrPart.slice(0, dash), family);
+    maxAddr = dash < 0 ? minAddr : parseAddr(addrPart.slice(dash + 1), family);
+    if (minAddr === null || maxAddr === null) return null;
   }
   let minPort: number | null = null;
   let maxPort: number | null = null;
@@ -209,6 +220,13 @@ export function parseNatRange(text: string, family: Family): NatRange | null {
   }
   if (minAddr === null && minPort === null) return null;
   return { minAddr, maxAddr, minPort, maxPort };
+}
+
+/** An address of `family`; text that reads as the other family is not one. */
+function parseAddr(text: string, family: Family): number | bigint | null {
+  const v4 = parseIpv4(text);
+  if (family === 4) return v4;
+  return v4 === null ? parseIpv6(text) : null;
 }
 
 const PORT_PROTOS = [6, 17, 132, 33, 136];
@@ -225,30 +243,51 @@ const DNAT_OPTIONS: ReadonlyMap<string, number> = new Map([
 ]);
 const SNAT_OPTIONS: ReadonlyMap<string, number> = new Map([["--to-source", 1], ["--to", 1], ...NAT_FLAGS]);
 
-function natTarget(kind: "DNAT" | "SNAT", ctx: TargetContext): TargetParser {
-  const rangeOpt = kind === "DNAT" ? "--to-destination" : "--to-source";
-  let range: NatRange | null = null;
-  const flags = { random: false, randomFully: false, persistent: false };
-  return {
-    options: kind === "DNAT" ? DNAT_OPTIONS : SNAT_OPTIONS,
-    accept(opt, invert, args) {
-      if (invert) return `${opt} cannot be negated`;
-      if (opt === rangeOpt || opt === "--to") {
-        if (range) return `only one ${rangeOpt} is supported`;
-        range = parseNatRange(args[0] ?? "", ctx.family);
-        if (!range) return `invalid ${rangeOpt} "${args[0] ?? ""}": expected [ipaddr[-ipaddr]][:port[-port]]`;
-        if (range.minPort !== null && !PORT_PROTOS.includes(ctx.proto)) {
-          return "a port or port range needs -p tcp, udp, sctp or dccp";
-        }
-        return null;
+/** A class, not closures: kube-proxy writes a DNAT rule per endpoint. */
+class NatTargetParser implements TargetParser {
+  readonly options: ReadonlyMap<string, number>;
+  private readonly rangeOpt: string;
+  private readonly family: Family;
+  private readonly proto: number;
+  private range: NatRange | null = null;
+  private random = false;
+  private randomFully = false;
+  private persistent = false;
+
+  constructor(
+    private readonly kind: "DNAT" | "SNAT",
+    ctx: TargetContext,
+  ) {
+    this.options = kind === "DNAT" ? DNAT_OPTIONS : SNAT_OPTIONS;
+    this.rangeOpt = kind === "DNAT" ? "--to-destination" : "--to-source";
+    this.family = ctx.family;
+    this.proto = ctx.proto;
+  }
+
+  accept(opt: string, invert: boolean, args: readonly string[]): string | null {
+    if (invert) return `${opt} cannot be negated`;
+    const rangeOpt = this.rangeOpt;
+    if (opt === rangeOpt || opt === "--to") {
+      if (this.range) return `only one ${rangeOpt} is supported`;
+      this.range = parseNatRange(args[0] ?? "", this.family);
+      if (!this.range)
+        return `invalid ${rangeOpt} "${args[0] ?? ""}": expected [ipaddr[-ipaddr]][:port[-port]]`;
+      if (this.range.minPort !== null && !PORT_PROTOS.includes(this.proto)) {
+        return "a port or port range needs -p tcp, udp, sctp or dccp";
       }
-      if (opt === "--random") flags.random = true;
-      else if (opt === "--random-fully") flags.randomFully = true;
-      else flags.persistent = true;
       return null;
-    },
-    finish: () => (range ? { kind, range, ...flags } : `${kind} needs ${rangeOpt}`),
-  };
+    }
+    if (opt === "--random") this.random = true;
+    else if (opt === "--random-fully") this.randomFully = true;
+    else this.persistent = true;
+    return null;
+  }
+
+  finish(): Target | string {
+    const { kind, range } = this;
+    if (!range) return `${kind} needs ${this.rangeOpt}`;
+    return { kind, range, random: this.random, randomFully: this.randomFully, persistent: this.persistent };
+  }
 }
 
 const PORTS_OPTIONS: ReadonlyMap<string, number> = new Map([
@@ -258,6 +297,7 @@ const PORTS_OPTIONS: ReadonlyMap<string, number> = new Map([
 ]);
 
 function portsTarget(kind: "MASQUERADE" | "REDIRECT", ctx: TargetContext): TargetParser {
+  const proto = ctx.proto;
   let minPort: number | null = null;
   let maxPort: number | null = null;
   let random = false;
@@ -269,7 +309,7 @@ function portsTarget(kind: "MASQUERADE" | "REDIRECT", ctx: TargetContext): Targe
       if (opt === "--random") random = true;
       else if (opt === "--random-fully") randomFully = true;
       else {
-        if (!PORT_PROTOS.includes(ctx.proto)) return "--to-ports needs -p tcp, udp, sctp or dccp";
+        if (!PORT_PROTOS.includes(proto)) return "--to-ports needs -p tcp, udp, sctp or dccp";
         const text = args[0] ?? "";
         const dash = text.indexOf("-");
         minPort = parsePort(dash < 0 ? text : text.slice(0, dash));
@@ -389,6 +429,7 @@ function ctTarget(kind: "CT" | "NOTRACK"): TargetParser {
 const REJECT_OPTIONS: ReadonlyMap<string, number> = new Map([["--reject-with", 1]]);
 
 function rejectTarget(ctx: TargetContext): TargetParser {
+  const proto = ctx.proto;
   const table = ctx.family === 4 ? REJECT_V4 : REJECT_V6;
   let withType = ctx.family === 4 ? "icmp-port-unreachable" : "icmp6-port-unreachable";
   return {
@@ -397,7 +438,7 @@ function rejectTarget(ctx: TargetContext): TargetParser {
       if (invert) return "--reject-with cannot be negated";
       const canonical = table.get(args[0] ?? "");
       if (!canonical) return `unknown --reject-with type "${args[0] ?? ""}"`;
-      if (canonical === "tcp-reset" && ctx.proto !== 6) return "--reject-with tcp-reset needs -p tcp";
+      if (canonical === "tcp-reset" && proto !== 6) return "--reject-with tcp-reset needs -p tcp";
       withType = canonical;
       return null;
     },
@@ -411,9 +452,8 @@ export function targetParser(name: string, ctx: TargetContext): TargetParser | n
     case "ACCEPT":
     case "DROP":
     case "RETURN":
-      return simple(() => ({ kind: name }));
     case "TRACE":
-      return simple(() => ({ kind: "TRACE" }));
+      return SIMPLE.get(name) as TargetParser;
     case "REJECT":
       return rejectTarget(ctx);
     case "MARK":
@@ -422,7 +462,7 @@ export function targetParser(name: string, ctx: TargetContext): TargetParser | n
       return connmarkTarget();
     case "DNAT":
     case "SNAT":
-      return natTarget(name, ctx);
+      return new NatTargetParser(name, ctx);
     case "MASQUERADE":
     case "REDIRECT":
       return portsTarget(name, ctx);

@@ -114,6 +114,19 @@ export function tupleKey(t: CtTuple): string {
   return isIcmp(t.proto) ? `${base}|${t.icmpType}|${t.icmpCode}` : base;
 }
 
+/** tupleKey(a) === tupleKey(b), without building the keys. */
+function sameTuple(a: CtTuple, b: CtTuple): boolean {
+  return (
+    a.family === b.family &&
+    a.proto === b.proto &&
+    sameAddress(a.src, b.src) &&
+    sameAddress(a.dst, b.dst) &&
+    a.sport === b.sport &&
+    a.dport === b.dport &&
+    (!isIcmp(a.proto) || (a.icmpType === b.icmpType && a.icmpCode === b.icmpCode))
+  );
+}
+
 function sameAddress(a: number | bigint, b: number | bigint): boolean {
   return typeof a === typeof b ? a === b : BigInt(a) === BigInt(b);
 }
@@ -153,6 +166,9 @@ function icmpClass(family: Family, type: number): IcmpClass {
   return "query";
 }
 
+/** The kernel defaults, merged once: most tables (one per trace) override nothing. Never mutated. */
+const DEFAULT_TABLE_TIMEOUTS = withTimeouts();
+
 export class ConntrackTable {
   static readonly tupleOf = tupleOf;
   static readonly invert = invert;
@@ -167,13 +183,14 @@ export class ConntrackTable {
 
   constructor(options: ConntrackTableOptions) {
     this.now = options.now;
-    this.timeouts = withTimeouts(options.timeouts);
+    this.timeouts = options.timeouts ? withTimeouts(options.timeouts) : DEFAULT_TABLE_TIMEOUTS;
     this.tcpLoose = options.tcpLoose ?? true;
   }
 
   /** The confirmed, unexpired entry a packet belongs to, and its direction. Expired entries are dropped here. */
   lookup(p: Packet): { entry: ConntrackEntry; dir: CtDir } | null {
-    return this.find(tupleKey(tupleOf(p)));
+    // A trace starts from an empty table: no need to build the key.
+    return this.index.size === 0 ? null : this.find(tupleKey(tupleOf(p)));
   }
 
   /** Whether a packet without an entry may start one (nf_conntrack_in would keep the new conntrack). */
@@ -229,7 +246,7 @@ export class ConntrackTable {
   setReply(entry: ConntrackEntry, reply: CtTuple, kind: "SNAT" | "DNAT"): void {
     if (entry.status.confirmed)
       throw new Error(`Cannot rewrite the reply tuple of confirmed conntrack entry ${entry.id}`);
-    if (tupleKey(reply) === tupleKey(entry.reply)) return;
+    if (sameTuple(reply, entry.reply)) return;
     entry.reply = reply;
     if (kind === "SNAT") entry.status.srcNat = true;
     else entry.status.dstNat = true;
@@ -240,6 +257,7 @@ export class ConntrackTable {
    * nf_conntrack_tuple_taken). NAT asks this of a candidate reply tuple when picking a free port.
    */
   isTupleTaken(t: CtTuple, ignore?: ConntrackEntry): boolean {
+    if (this.index.size === 0) return false;
     const hit = this.find(tupleKey(t));
     return hit !== null && hit.entry !== ignore;
   }

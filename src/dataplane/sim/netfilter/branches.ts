@@ -24,6 +24,17 @@ const TWO_31 = 2 ** 31;
 
 export type Chooser = (stored: number, rule: Rule) => boolean;
 
+/**
+ * dyadic(BigInt(x), 31) for 0 <= x <= 2^31, reduced with number arithmetic: the coin odds are
+ * built twice per coin per branch, and the bigint loop halves one bit at a time.
+ */
+function coinOdds(x: number): Dyadic {
+  if (!Number.isInteger(x) || x < 0 || x > TWO_31) return dyadic(BigInt(x), 31);
+  if (x === 0) return { num: 0n, exp: 0 };
+  const zeros = Math.min(31, 31 - Math.clz32(x & -x));
+  return { num: BigInt(x / 2 ** zeros), exp: 31 - zeros };
+}
+
 export function enumerateBranches<T>(
   run: (choose: Chooser) => T,
   maxBranches = 4096,
@@ -41,8 +52,6 @@ export function enumerateBranches<T>(
     let probability = ONE;
     const choose: Chooser = (stored, rule) => {
       const k = choices.length;
-      const pMatch = dyadic(BigInt(stored), 31);
-      const pMiss = dyadic(BigInt(TWO_31 - stored), 31);
       let matched: boolean;
       if (k < forced.length) matched = forced[k] as boolean;
       else {
@@ -51,7 +60,7 @@ export function enumerateBranches<T>(
         if (matched && stored < TWO_31)
           pending.push([...forced.slice(0, k), ...choices.slice(forced.length).map((c) => c.matched), false]);
       }
-      const p = matched ? pMatch : pMiss;
+      const p = coinOdds(matched ? stored : TWO_31 - stored);
       probability = mul(probability, p);
       choices.push({ rule, matched, probability: p });
       return matched;

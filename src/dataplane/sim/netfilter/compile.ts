@@ -80,6 +80,10 @@ export class CompiledRule {
   jump: CompiledChain | null = null;
   /** The line did not parse. Kept here so the per-packet loop need not touch the (cold) Rule. */
   readonly broken: boolean;
+  readonly line: number;
+  /** A `-j`/`-g` to a user chain: its name and -g, copied so a jump need not touch the (cold) target. */
+  readonly jumpName: string | null;
+  readonly goto: boolean;
   readonly proto: number;
   readonly protoInv: boolean;
   readonly dstOn: boolean;
@@ -111,6 +115,9 @@ export class CompiledRule {
     f: FastTests = noFast(),
   ) {
     this.broken = rule.error !== null;
+    this.line = rule.line;
+    this.jumpName = target?.kind === "jump" ? target.chain : null;
+    this.goto = target?.kind === "jump" && target.goto;
     this.proto = f.proto;
     this.protoInv = f.protoInv;
     this.dstOn = f.dstOn;
@@ -163,6 +170,8 @@ export interface CompiledRuleset {
   readonly tables: ReadonlyMap<TableName, ReadonlyMap<string, CompiledChain>>;
   readonly diagnostics: readonly Diagnostic[];
 }
+
+const NO_PREDS: readonly Pred[] = [];
 
 /** Runs shorter than this stay linear: a Map lookup only pays off over many rules. */
 const INDEX_MIN_RUN = 8;
@@ -244,7 +253,7 @@ function compileRule(
   ipsets: IpSetRegistry | null,
 ): CompiledRule {
   if (rule.error !== null) {
-    return new CompiledRule(rule, table, family, [], null, `cannot parse: ${rule.error}`);
+    return new CompiledRule(rule, table, family, NO_PREDS, null, `cannot parse: ${rule.error}`);
   }
   const fast = noFast();
   const preds: Pred[] = [];
@@ -328,7 +337,8 @@ function compileRule(
   let uncertain = problems.length ? problems.join(", ") : null;
   if (rule.target?.kind === "unknown")
     uncertain = [uncertain, `-j ${rule.target.name}`].filter(Boolean).join(", ");
-  return new CompiledRule(rule, table, family, preds, rule.target, uncertain, fast);
+  // Most rules have no predicate left: one shared empty list stays in cache, 100,000 would not.
+  return new CompiledRule(rule, table, family, preds.length ? preds : NO_PREDS, rule.target, uncertain, fast);
 }
 
 /** The exact-match key a rule is indexable by, or null. */

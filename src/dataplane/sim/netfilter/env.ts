@@ -1,5 +1,6 @@
 import type { ConntrackEntry, CtDir, CtState } from "../../../model/conntrack.ts";
 import type { Rule, TableName } from "../../../model/netfilter/ruleset.ts";
+import type { CompiledRule } from "./compile.ts";
 
 /** The netfilter hooks, in the kernel's names. */
 export type Hook = "PREROUTING" | "INPUT" | "FORWARD" | "OUTPUT" | "POSTROUTING";
@@ -41,7 +42,8 @@ export interface HostAddresses {
 
 /** State that persists across packets: counters, `-m recent` lists, `-m limit` buckets, nth counters. */
 export interface EngineState {
-  readonly ruleCounters: Map<Rule, { packets: bigint; bytes: bigint }>;
+  /** Keyed by compiled rule (the trace loop holds it already); its `.rule` is the parsed Rule. */
+  readonly ruleCounters: Map<CompiledRule, { packets: bigint; bytes: bigint }>;
   readonly policyCounters: Map<string, { packets: bigint; bytes: bigint }>;
   readonly recent: Map<string, Map<string, number[]>>;
   readonly limits: Map<Rule, { tokens: number; last: number }>;
@@ -49,13 +51,31 @@ export interface EngineState {
 }
 
 export function newEngineState(): EngineState {
-  return {
-    ruleCounters: new Map(),
-    policyCounters: new Map(),
-    recent: new Map(),
-    limits: new Map(),
-    nth: new Map(),
-  };
+  return new LazyEngineState();
+}
+
+/** The stateful matches' maps are made on first use: a trace makes a state per run, and few use them. */
+class LazyEngineState implements EngineState {
+  readonly ruleCounters = new Map<CompiledRule, { packets: bigint; bytes: bigint }>();
+  readonly policyCounters = new Map<string, { packets: bigint; bytes: bigint }>();
+  private recentLists: Map<string, Map<string, number[]>> | null = null;
+  private limitBuckets: Map<Rule, { tokens: number; last: number }> | null = null;
+  private nthCounters: Map<Rule, number> | null = null;
+
+  get recent(): Map<string, Map<string, number[]>> {
+    this.recentLists ??= new Map();
+    return this.recentLists;
+  }
+
+  get limits(): Map<Rule, { tokens: number; last: number }> {
+    this.limitBuckets ??= new Map();
+    return this.limitBuckets;
+  }
+
+  get nth(): Map<Rule, number> {
+    this.nthCounters ??= new Map();
+    return this.nthCounters;
+  }
 }
 
 export function policyKey(table: TableName, chain: string): string {

@@ -4,7 +4,7 @@ import type { ConntrackEntry, CtDir, CtState } from "../../../model/conntrack.ts
 import type { Rule, TableName } from "../../../model/netfilter/ruleset.ts";
 import type { Packet } from "../../../model/packet.ts";
 import type { ConntrackTable } from "../conntrack/table.ts";
-import type { CompiledRuleset } from "./compile.ts";
+import type { CompiledRule, CompiledRuleset } from "./compile.ts";
 import type { EngineState, Env, Hook, HostAddresses } from "./env.ts";
 import { type Binding, chooseDnat, chooseSnat } from "./nat.ts";
 import { type RuleHit, runTable, type TableResult } from "./run-table.ts";
@@ -208,9 +208,9 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
       }
       if (!ctx.rules.tables.has(table)) continue;
       const tableHits: RuleHit[] = [];
-      const result: TableResult = runTable(ctx.rules, table, hook, p, env, { hit: (h) => tableHits.push(h) });
-      hits.push(...tableHits);
-      steps.push({ kind: "table", hook, table, text: () => `${table} ${hook}`, hits: tableHits });
+      const result: TableResult = runTable(ctx.rules, table, hook, p, env, tableHits);
+      for (const h of tableHits) hits.push(h);
+      steps.push(new TableStep(hook, table, tableHits));
       if (result.verdict === "DROP") return finish("DROP", "dropped", { hook, table });
       if (result.verdict === "REJECT")
         return finish("REJECT", "rejected", { hook, table }, result.reject ?? null);
@@ -255,11 +255,11 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
     } else {
       binding = chooseSnat(ct, p, t, ctx.host.addressOf(fam, outIface), natCtx);
     }
-    const where = `${result.rule.rule.chain} line ${result.rule.rule.line}`;
+    const cr = result.rule;
     if (!binding) {
       steps.push({
         kind: "nat",
-        text: () => `${t.kind} found no address or free port (${where}); the packet is dropped`,
+        text: () => `${t.kind} found no address or free port (${ruleWhere(cr)}); the packet is dropped`,
       });
       return finish("DROP", "dropped", { hook, table: "nat" });
     }
@@ -268,7 +268,7 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
       ctx.conntrack.setReply(ct, { ...ct.reply, src: binding.addr, sport: binding.port }, "DNAT");
       p.dst = binding.addr;
       p.dport = binding.port;
-      const change = { from, to: addrPort(p.dst, p.dport), by: `${t.kind} (${where})` };
+      const change = new RuleNatChange(from, addrPort(p.dst, p.dport), t.kind, cr);
       dnat = change;
       steps.push({
         kind: "nat",
@@ -279,7 +279,7 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
       ctx.conntrack.setReply(ct, { ...ct.reply, dst: binding.addr, dport: binding.port }, "SNAT");
       p.src = binding.addr;
       p.sport = binding.port;
-      const change = { from, to: addrPort(p.src, p.sport), by: `${t.kind} (${where})` };
+      const change = new RuleNatChange(from, addrPort(p.src, p.sport), t.kind, cr);
       snat = change;
       steps.push({
         kind: "nat",
@@ -401,6 +401,42 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
   });
   const fwd = runHook("FORWARD") ?? runHook("POSTROUTING") ?? confirm();
   return fwd ?? finish("ACCEPT", "forward", null);
+}
+
+/** A table's step; a class, so its text needs no closure per table and packet. */
+class TableStep implements HostStep {
+  readonly kind = "table";
+  constructor(
+    readonly hook: Hook,
+    readonly table: TableName,
+    readonly hits: readonly RuleHit[],
+  ) {}
+
+  text(): string {
+    return `${this.table} ${this.hook}`;
+  }
+}
+
+function ruleWhere(cr: CompiledRule): string {
+  return `${cr.rule.chain} line ${cr.line}`;
+}
+
+/** A rewrite by a NAT rule. `by` names the rule, printed only when read (most traces never are). */
+class RuleNatChange implements NatChange {
+  constructor(
+    readonly from: NatChange["from"],
+    readonly to: NatChange["to"],
+    private readonly kind: string,
+    private readonly cr: CompiledRule,
+  ) {}
+
+  get by(): string {
+    return `${this.kind} (${ruleWhere(this.cr)})`;
+  }
+
+  toJSON(): NatChange {
+    return { from: this.from, to: this.to, by: this.by };
+  }
 }
 
 function verdictText(

@@ -23,6 +23,11 @@ export interface Binding {
 
 const PORT_PROTOS = new Set([6, 17, 132, 33, 136]);
 
+/** The address of a range for a connection; a single address needs no hash of the tuple. */
+function rangeAddr(min: number | bigint, max: number | bigint, orig: CtTuple): number | bigint {
+  return min === max ? min : pickAddr(min, max, tupleHash(orig));
+}
+
 function pickAddr(min: number | bigint, max: number | bigint, seed: number): number | bigint {
   if (typeof min === "number" && typeof max === "number") {
     const dist = max - min + 1;
@@ -60,7 +65,9 @@ function uniquePort(
 ): number | null {
   const size = max - min + 1;
   if (!randomFully && current >= min && current <= max && !ctx.isTaken(candidate(current))) return current;
-  const off = randomFully || random ? ctx.rng.nextU32() % size : tupleHash(candidate(current)) % size;
+  // A one-port range has one offset: no need to hash (the random draws still happen, as they must).
+  const off =
+    randomFully || random ? ctx.rng.nextU32() % size : size === 1 ? 0 : tupleHash(candidate(current)) % size;
   for (let i = 0; i < Math.min(size, 65536); i++) {
     const port = min + ((off + i) % size);
     if (!ctx.isTaken(candidate(port))) return port;
@@ -83,8 +90,7 @@ export function chooseDnat(
   let randomFully = false;
   if ("range" in t) {
     const r = t.range;
-    if (r.minAddr !== null && r.maxAddr !== null)
-      addr = pickAddr(r.minAddr, r.maxAddr, tupleHash(entry.orig));
+    if (r.minAddr !== null && r.maxAddr !== null) addr = rangeAddr(r.minAddr, r.maxAddr, entry.orig);
     minPort = r.minPort;
     maxPort = r.maxPort;
     random = t.random;
@@ -115,10 +121,7 @@ export function chooseSnat(
   let maxPort: number | null;
   if ("range" in t) {
     const r = t.range;
-    addr =
-      r.minAddr !== null && r.maxAddr !== null
-        ? pickAddr(r.minAddr, r.maxAddr, tupleHash(entry.orig))
-        : p.src;
+    addr = r.minAddr !== null && r.maxAddr !== null ? rangeAddr(r.minAddr, r.maxAddr, entry.orig) : p.src;
     minPort = r.minPort;
     maxPort = r.maxPort;
   } else {

@@ -33,42 +33,93 @@ const MAX_DEPTH = 256;
 const CONTINUE: ChainResult = { verdict: "CONTINUE" };
 const ACCEPT: TableResult = { verdict: "ACCEPT" };
 
-export interface Recorder {
-  hit(h: RuleHit): void;
+/**
+ * A rule's hit. The rule's text is printed only when read: printing is most of what a hit costs
+ * on a rule no trace reached before, and most traces are never rendered.
+ */
+class RuleHitOf implements RuleHit {
+  readonly table: TableName;
+  readonly line: number;
+  constructor(
+    private readonly cr: CompiledRule,
+    readonly chain: string,
+    /** null for a jump, whose words are built when read too. */
+    private readonly said: string | null,
+  ) {
+    this.table = cr.table;
+    this.line = cr.line;
+  }
+
+  get rule(): string {
+    return this.cr.text;
+  }
+
+  get effect(): string {
+    return this.said ?? `${this.cr.goto ? "goto" : "jump to"} ${this.cr.jumpName}`;
+  }
+
+  toJSON(): RuleHit {
+    return { table: this.table, chain: this.chain, line: this.line, rule: this.rule, effect: this.effect };
+  }
 }
 
-function count(env: Env, rule: Rule, p: Packet): void {
-  const c = env.state.ruleCounters.get(rule);
+/** A policy hit's words, built once. */
+const POLICY_EFFECT = { ACCEPT: "policy ACCEPT", DROP: "policy DROP" } as const;
+const HOOKS = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"] as const;
+const POLICY_RULE: Readonly<Record<Hook, Readonly<Record<"ACCEPT" | "DROP", string>>>> = {
+  PREROUTING: { ACCEPT: ":PREROUTING ACCEPT", DROP: ":PREROUTING DROP" },
+  INPUT: { ACCEPT: ":INPUT ACCEPT", DROP: ":INPUT DROP" },
+  FORWARD: { ACCEPT: ":FORWARD ACCEPT", DROP: ":FORWARD DROP" },
+  OUTPUT: { ACCEPT: ":OUTPUT ACCEPT", DROP: ":OUTPUT DROP" },
+  POSTROUTING: { ACCEPT: ":POSTROUTING ACCEPT", DROP: ":POSTROUTING DROP" },
+};
+
+/** policyKey() of every table and hook, built once: a new string per packet is hashed at each lookup. */
+const BUILTIN_KEYS = new Map(
+  (["raw", "mangle", "nat", "filter", "security"] as const).map((table) => [
+    table,
+    new Map(HOOKS.map((hook) => [hook, policyKey(table, hook)])),
+  ]),
+);
+
+function builtinKey(table: TableName, hook: Hook): string {
+  return BUILTIN_KEYS.get(table)?.get(hook) ?? policyKey(table, hook);
+}
+
+/** Counted by compiled rule, which the loop holds already; the Rule behind it is not touched. */
+function count(env: Env, cr: CompiledRule, p: Packet): void {
+  const c = env.state.ruleCounters.get(cr);
   if (c) {
     c.packets += 1n;
     c.bytes += BigInt(p.length);
-  } else env.state.ruleCounters.set(rule, { packets: 1n, bytes: BigInt(p.length) });
+  } else env.state.ruleCounters.set(cr, { packets: 1n, bytes: BigInt(p.length) });
 }
 
+/** Runs one table's chain of a hook; the rules it hits are appended to `hits`. */
 export function runTable(
   rs: CompiledRuleset,
   table: TableName,
   hook: Hook,
   p: Packet,
   env: Env,
-  rec: Recorder,
+  hits: RuleHit[],
 ): TableResult {
   const chains = rs.tables.get(table);
   const chain = chains?.get(hook);
   if (!chains || !chain) return ACCEPT;
-  const result = runChain(chain, p, env, rec, 0);
+  const result = runChain(chain, p, env, hits, 0);
   if (result.verdict !== "CONTINUE") return result;
   const policy = chain.policy ?? "ACCEPT";
-  const key = policyKey(table, hook);
+  const key = builtinKey(table, hook);
   const c = env.state.policyCounters.get(key) ?? { packets: 0n, bytes: 0n };
   c.packets += 1n;
   c.bytes += BigInt(p.length);
   env.state.policyCounters.set(key, c);
-  rec.hit({ table, chain: hook, line: 0, rule: `:${hook} ${policy}`, effect: `policy ${policy}` });
+  hits.push({ table, chain: hook, line: 0, rule: POLICY_RULE[hook][policy], effect: POLICY_EFFECT[policy] });
   return policy === "DROP" ? { verdict: "DROP" } : ACCEPT;
 }
 
-function runChain(chain: CompiledChain, p: Packet, env: Env, rec: Recorder, depth: number): ChainResult {
+function runChain(chain: CompiledChain, p: Packet, env: Env, hits: RuleHit[], depth: number): ChainResult {
   if (depth > MAX_DEPTH) {
     env.uncertain(
       chain.rules[0]?.rule ?? placeholderRule(chain),
@@ -80,7 +131,7 @@ function runChain(chain: CompiledChain, p: Packet, env: Env, rec: Recorder, dept
     // An indexed run offers only the rules keyed on this packet's destination (or port), in order.
     const list = seg.kind === "linear" ? seg.rules : seg.buckets.get(seg.key(p));
     if (list === undefined) continue;
-    const result = runRules(list, chain, p, env, rec, depth);
+    const result = runRules(list, chain, p, env, hits, depth);
     if (result !== null) return result;
   }
   return CONTINUE;
@@ -92,7 +143,7 @@ function runRules(
   chain: CompiledChain,
   p: Packet,
   env: Env,
-  rec: Recorder,
+  hits: RuleHit[],
   depth: number,
 ): ChainResult | null {
   rules: for (let i = 0; i < list.length; i++) {
@@ -117,10 +168,21 @@ function runRules(
       env.uncertain(cr.rule, `${cr.uncertain}; assumed not to match`);
       continue;
     }
-    count(env, cr.rule, p);
+    count(env, cr, p);
+    const hit = (effect: string | null) => hits.push(new RuleHitOf(cr, chain.name, effect));
+    if (cr.jumpName !== null) {
+      // Before reading the target: a jump needs only what the compiled rule holds.
+      const target = cr.jump;
+      hit(null);
+      if (!target) {
+        env.uncertain(cr.rule, `chain ${cr.jumpName} does not exist`);
+        continue;
+      }
+      const r = runChain(target, p, env, hits, depth + 1);
+      if (cr.goto || r.verdict !== "CONTINUE") return r;
+      continue;
+    }
     const t = cr.target;
-    const hit = (effect: string) =>
-      rec.hit({ table: cr.table, chain: chain.name, line: cr.rule.line, rule: cr.text, effect });
     if (!t) {
       hit("count only");
       continue;
@@ -138,17 +200,8 @@ function runRules(
       case "RETURN":
         hit("RETURN");
         return CONTINUE;
-      case "jump": {
-        const target = cr.jump;
-        hit(`${t.goto ? "goto" : "jump to"} ${t.chain}`);
-        if (!target) {
-          env.uncertain(cr.rule, `chain ${t.chain} does not exist`);
-          continue;
-        }
-        const r = runChain(target, p, env, rec, depth + 1);
-        if (t.goto || r.verdict !== "CONTINUE") return r;
-        continue;
-      }
+      case "jump":
+        continue; // handled above
       case "MARK": {
         const before = p.mark;
         p.mark = ((p.mark & ~t.mask) ^ t.value) >>> 0;
