@@ -1,14 +1,16 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import type { CompiledRuleset } from "../src/dataplane/sim/netfilter/compile.ts";
 import type { RulesetFile } from "../src/model/netfilter/ruleset.ts";
-import { type Engine, loadEngine } from "./engine.ts";
+import type { Twin } from "../src/model/twin.ts";
+import { DIST, type Engine, loadEngine } from "./engine.ts";
 import { writeDefaultRuleset } from "./generate.ts";
 import { benchRestore, type RestoreResult } from "./restore.ts";
 import { fmt, machine, msSince, type Summary, summarize } from "./stats.ts";
+import { scaleScenario } from "./twin-scenario.ts";
 import { isExpected, type Mode, makeWorkload, nodeHost, runOne } from "./workload.ts";
 
 /**
@@ -24,6 +26,11 @@ const NOTES_MARKER = "<!-- bench/run.ts keeps everything below this line -->";
 
 const TRACE_TARGET_US = 20;
 const PARSE_TARGET_RATIO = 2;
+/** The control plane's scale target (issue 3): bench/twin-scenario.ts's defaults, whatever --services says. */
+const TWIN_TARGET_MS = 1000;
+const TWIN_NODES = 100;
+const TWIN_SERVICES = 10_000;
+const TWIN_ENDPOINTS = 5;
 
 const { values: args } = parseArgs({
   options: {
@@ -33,6 +40,9 @@ const { values: args } = parseArgs({
     warmup: { type: "string", default: "3000" },
     "parse-runs": { type: "string", default: "5" },
     "restore-runs": { type: "string", default: "5" },
+    "twin-runs": { type: "string", default: "5" },
+    /** Only build the dist and time the control plane's twin; prints, never writes BENCHMARKS.md. */
+    "twin-only": { type: "boolean", default: false },
     "no-restore": { type: "boolean", default: false },
     "no-tsx": { type: "boolean", default: false },
     "no-report": { type: "boolean", default: false },
@@ -49,6 +59,7 @@ const packets = num("packets");
 const warmup = num("warmup");
 const parseRuns = num("parse-runs");
 const restoreRuns = num("restore-runs");
+const twinRuns = num("twin-runs");
 const log = (s: string) => process.stdout.write(`${s}\n`);
 const loadAtStart = machine().load;
 
@@ -59,7 +70,44 @@ log(`built src/ with tsc into bench/out/dist in ${msSince(t0).toFixed(0)} ms`);
 if (engine.buildWarnings)
   log(`warning: tsc reported type errors (the build still emitted):\n${engine.buildWarnings}`);
 
-// 1. The dump.
+// 1. The control plane: the whole twin of a 100-node cluster, first, while the heap is fresh.
+interface TwinFigures {
+  readonly ms: Summary;
+  readonly rules: number;
+  readonly nodes: number;
+  readonly distinctRulesets: number;
+}
+async function benchTwin(runs: number): Promise<TwinFigures> {
+  const url = pathToFileURL(resolve(DIST, "controlplane", "build-twin.js")).href;
+  const { buildTwin } = (await import(url)) as typeof import("../src/controlplane/build-twin.ts");
+  const ms: number[] = [];
+  let twin: Twin | null = null;
+  for (let i = 0; i < runs; i++) {
+    twin = null; // the previous run's twin is garbage before the next one is built
+    const scenario = scaleScenario(TWIN_NODES, TWIN_SERVICES, TWIN_ENDPOINTS);
+    const start = process.hrtime.bigint();
+    twin = buildTwin(scenario);
+    ms.push(msSince(start));
+    log(`buildTwin run ${i + 1}/${runs}: ${(ms[i] as number).toFixed(0)} ms`);
+  }
+  const t = twin as Twin;
+  const rulesets = t.nodes.map((n) => n.ruleset);
+  let rules = 0;
+  for (const f of rulesets)
+    for (const d of f.dumps)
+      for (const table of d.tables) for (const c of table.chains) rules += c.rules.length;
+  return { ms: summarize(ms), rules, nodes: t.nodes.length, distinctRulesets: new Set(rulesets).size };
+}
+const twin = await benchTwin(twinRuns);
+const twinVerdict = `${twin.ms.median < TWIN_TARGET_MS ? "**met**" : "**not met**"}: median ${twin.ms.median.toFixed(0)} ms (target < ${TWIN_TARGET_MS} ms)`;
+const twinLabel = `twin for ${TWIN_NODES} nodes and ${TWIN_SERVICES.toLocaleString("en-US")} services x ${TWIN_ENDPOINTS} endpoints`;
+log(
+  `buildTwin: median ${twin.ms.median.toFixed(0)} ms, min ${twin.ms.min.toFixed(0)} ms; ${twin.rules} rules over ${twin.nodes} nodes, ${twin.distinctRulesets} distinct rulesets`,
+);
+log(`${twinLabel} < 1 s: ${twinVerdict.replace(/\*\*/g, "")}`);
+if (args["twin-only"]) process.exit(0);
+
+// 2. The dump.
 t0 = process.hrtime.bigint();
 const gen = writeDefaultRuleset(undefined, { services, endpointsPerService: endpoints });
 const genMs = msSince(t0);
@@ -72,7 +120,7 @@ log(
     `${(gen.text.length / 1e6).toFixed(1)} MB in ${genMs.toFixed(0)} ms`,
 );
 
-// 2. Parse.
+// 3. Parse.
 const text = readFileSync(file, "utf8");
 const parseMs: number[] = [];
 let parsedFile: RulesetFile | null = null;
@@ -96,7 +144,7 @@ if (!args["no-restore"]) {
   for (const r of restore) if (!r.wallMs) log(`  ${r.tool}: comparison skipped (${r.reason})`);
 }
 
-// 3. Compile once, then trace.
+// 4. Compile once, then trace.
 t0 = process.hrtime.bigint();
 let compiled: CompiledRuleset | null = engine.compileRuleset(parsedFile as RulesetFile, {
   sourceName: basename(file),
@@ -155,7 +203,7 @@ if (!args["no-tsx"]) {
 }
 parsedFile = null;
 
-// 4. Report.
+// 5. Report.
 const m = machine();
 const rev = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).stdout.trim();
 const dirty = spawnSync("git", ["status", "--porcelain", "--", "src"], {
@@ -178,6 +226,12 @@ const traceVerdict = (f: TraceFigures) =>
   `${f.us.median < TRACE_TARGET_US ? "**met**" : "**not met**"}: median ${fmt(f.us.median)} µs (target < ${TRACE_TARGET_US} µs)`;
 
 const rows: [string, string, string, string][] = [
+  [
+    `buildTwin(scaleScenario()): ${TWIN_NODES} nodes`,
+    `${twin.ms.median.toFixed(0)} ms`,
+    `${twin.ms.min.toFixed(0)} ms`,
+    `${twin.ms.n} runs; ${twin.rules} rules over ${twin.nodes} nodes, ${twin.distinctRulesets} distinct rulesets`,
+  ],
   ["generate dump (bench/generate.ts)", `${genMs.toFixed(0)} ms`, "", "1 run"],
   ["parseIptablesSave", `${parse.median.toFixed(0)} ms`, `${parse.min.toFixed(0)} ms`, `${parseRuns} runs`],
 ];
@@ -214,6 +268,7 @@ log("");
 log(`parse target (≥ ${PARSE_TARGET_RATIO}x faster than iptables-restore --test):`);
 log(`  legacy: ${parseVerdict(legacy).replace(/\*\*/g, "")}`);
 log(`  nft:    ${parseVerdict(nft).replace(/\*\*/g, "")}`);
+log(`${twinLabel} < 1 s: ${twinVerdict.replace(/\*\*/g, "")}`);
 log(`trace target (< ${TRACE_TARGET_US} µs median per packet):`);
 log(`  traceSampled: ${traceVerdict(sampled).replace(/\*\*/g, "")}`);
 log(`  traceExact:   ${traceVerdict(exact).replace(/\*\*/g, "")}`);
@@ -262,6 +317,13 @@ never asserted in tests.
   The "via tsx" rows run src/ through the tsx loader instead (as tests do): tsx compiles with esbuild's
   \`keepNames\`, which wraps every closure creation in \`__name()\` (an \`Object.defineProperty\`), a
   cost shipped code does not pay (see bench/engine.ts).
+* **Twin**: \`buildTwin(scaleScenario())\` (src/controlplane/build-twin.ts, bench/twin-scenario.ts): the
+  whole control plane for ${TWIN_NODES} nodes, ${TWIN_SERVICES / 5} Deployments x ${TWIN_ENDPOINTS} replicas and
+  ${TWIN_SERVICES} services with ${TWIN_ENDPOINTS} endpoints each (every 100th a LoadBalancer, half of those
+  externalTrafficPolicy Local), current kube-proxy layout: Azure resources, pods, endpoints, and every node's
+  runtime, network and iptables. ${twinRuns} runs in one process, first in the bench (fresh heap); the
+  scenario is built outside the timed region. "distinct rulesets" counts the RulesetFile objects the nodes
+  hold: nodes whose node-dependent kube-proxy inputs are equal share one (src/controlplane/kube-proxy/cluster-rules.ts).
 * **Parse**: \`parseIptablesSave(text)\` on the file's contents (already in memory), ${parseRuns} runs in one
   process; median and min of wall time (\`process.hrtime.bigint\`). The first run includes JIT warm-up.
 * **iptables-restore --test**: \`ip netns exec pwb-<pid> iptables-{legacy,nft}-restore --test FILE\`, inside
@@ -298,6 +360,7 @@ ${traceRows
 
 | target | result |
 |---|---|
+| ${twinLabel} < 1 s | ${twinVerdict} |
 | parse at least ${PARSE_TARGET_RATIO}x faster than \`iptables-legacy-restore --test\` | ${parseVerdict(legacy)} |
 | parse at least ${PARSE_TARGET_RATIO}x faster than \`iptables-nft-restore --test\` | ${parseVerdict(nft)} |
 | single-packet trace < ${TRACE_TARGET_US} µs median: traceSampled | ${traceVerdict(sampled)} |

@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 # iptables/conntrack/ipset/iproute2/ping: the tests that check the simulator against the real kernel
 # inside network namespaces they create. Without them (or without root) those tests skip and say why.
-packages=(iptables conntrack ipset iproute2 iputils-ping python3)
+# python3-knack/python3-jmespath (with python3-tabulate): the az emulator's tests compare its
+# -o table/tsv/json and --query with the real knack and jmespath (skipped without them).
+packages=(iptables conntrack ipset iproute2 iputils-ping python3 python3-knack python3-jmespath python3-tabulate)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   missing=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

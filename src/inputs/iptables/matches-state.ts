@@ -1,11 +1,11 @@
 import { type IpNet, parseIpNet } from "../../core/ip.ts";
 import type { CtDir, CtState } from "../../model/conntrack.ts";
-import type {
-  ConntrackMatch,
-  CtStatusName,
-  Neg,
-  PortRange,
-  StatisticMatch,
+import {
+  type CtStatusName,
+  emptyConntrackMatch,
+  type Neg,
+  type PortRange,
+  type StatisticMatch,
 } from "../../model/netfilter/matches.ts";
 import { parsePortRange, parseU32, probabilityToStored } from "../../model/netfilter/numbers.ts";
 import { parseProto } from "../../model/netfilter/protocols.ts";
@@ -146,24 +146,7 @@ const CONNTRACK_OPTIONS: ReadonlyMap<string, number> = new Map([
 
 export const conntrackParser: ModuleFactory = (ctx: ModuleContext): ModuleParser => {
   const seen = new Set<string>();
-  const fields: {
-    -readonly [K in keyof ConntrackMatch]: ConntrackMatch[K];
-  } = {
-    module: "conntrack",
-    ctstate: null,
-    ctproto: null,
-    ctorigsrc: null,
-    ctorigdst: null,
-    ctreplsrc: null,
-    ctrepldst: null,
-    ctorigsrcport: null,
-    ctorigdstport: null,
-    ctreplsrcport: null,
-    ctrepldstport: null,
-    ctstatus: null,
-    ctexpire: null,
-    ctdir: null,
-  };
+  const fields = emptyConntrackMatch();
   return {
     options: CONNTRACK_OPTIONS,
     accept(opt, invert, args) {

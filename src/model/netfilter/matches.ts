@@ -95,6 +95,26 @@ export interface ConntrackMatch {
   readonly ctdir: CtDir | null;
 }
 
+/** A conntrack match with no option given, for parsers and generators to fill in. */
+export function emptyConntrackMatch(): { -readonly [K in keyof ConntrackMatch]: ConntrackMatch[K] } {
+  return {
+    module: "conntrack",
+    ctstate: null,
+    ctproto: null,
+    ctorigsrc: null,
+    ctorigdst: null,
+    ctreplsrc: null,
+    ctrepldst: null,
+    ctorigsrcport: null,
+    ctorigdstport: null,
+    ctreplsrcport: null,
+    ctrepldstport: null,
+    ctstatus: null,
+    ctexpire: null,
+    ctdir: null,
+  };
+}
+
 export type CtStatusName = "EXPECTED" | "SEEN_REPLY" | "ASSURED" | "CONFIRMED";
 
 export interface StateMatch {

@@ -1,5 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { registerIptables } from "./commands/iptables.ts";
+import { registerScenario } from "./commands/scenario.ts";
+import { registerTwinTools } from "./commands/twin-tools.ts";
 import { CliError, type CliIo, processIo } from "./io.ts";
 
 /** The `packetwalk` command line. `run` is pure apart from `io`, so tests drive it in-process. */
@@ -15,6 +17,7 @@ export function run(argv: readonly string[], io: CliIo = processIo): number {
     )
     .version(VERSION)
     .exitOverride()
+    .enablePositionalOptions()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText(
@@ -27,6 +30,12 @@ Examples:
 `,
     );
   registerIptables(program, io, (c) => {
+    exitCode = c;
+  });
+  registerScenario(program, io, (c) => {
+    exitCode = c;
+  });
+  registerTwinTools(program, io, (c) => {
     exitCode = c;
   });
   try {

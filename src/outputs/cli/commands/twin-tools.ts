@@ -1,0 +1,137 @@
+import type { Command } from "commander";
+import { buildTwin } from "../../../controlplane/build-twin.ts";
+import type { Twin } from "../../../model/twin.ts";
+import { runAz } from "../../emulate/az/run.ts";
+import { runKubectl } from "../../emulate/kubectl/run.ts";
+import { runOnNode } from "../../emulate/node/run-on-node.ts";
+import type { CommandResult } from "../../emulate/types.ts";
+import { CliError, type CliIo } from "../io.ts";
+import { loadScenario } from "./scenario.ts";
+
+/**
+ * `packetwalk kubectl|az|exec [--scenario S] ...`: the investigation commands of the seed, answered
+ * by a twin built from the scenario (the built-in seed-cluster by default) in the real tools' format.
+ * Everything after the command name goes to the emulated tool as typed; `--scenario S` may appear
+ * anywhere before `--`.
+ */
+
+export const DEFAULT_SCENARIO = "seed-cluster";
+
+/** Takes `--scenario S` / `--scenario=S` out of the pass-through words. */
+export function takeScenario(
+  words: readonly string[],
+  fallback: string | undefined,
+): { scenario: string; rest: string[] } {
+  const rest: string[] = [];
+  let scenario = fallback ?? DEFAULT_SCENARIO;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i] as string;
+    if (w === "--") {
+      rest.push(...words.slice(i));
+      break;
+    }
+    if (w === "--scenario" && i + 1 < words.length) {
+      scenario = words[++i] as string;
+      continue;
+    }
+    if (w.startsWith("--scenario=")) {
+      scenario = w.slice("--scenario=".length);
+      continue;
+    }
+    rest.push(w);
+  }
+  return { scenario, rest };
+}
+
+function twinFor(io: CliIo, scenario: string): Twin {
+  const loaded = loadScenario(io, scenario);
+  try {
+    return buildTwin(loaded.scenario);
+  } catch (e) {
+    // What the scenario checks cannot see before the controllers run (a node out of pod addresses).
+    throw new CliError(
+      `Cannot build the twin of ${loaded.path}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+}
+
+function emit(io: CliIo, r: CommandResult, setExit: (code: number) => void): void {
+  if (r.stdout) io.stdout(r.stdout);
+  if (r.stderr) io.stderr(r.stderr);
+  setExit(r.exitCode);
+}
+
+/** Re-joins words into one shell line, quoting those that need it (so pipes typed quoted stay pipes). */
+function shellLine(words: readonly string[]): string {
+  if (words.length === 1) return words[0] as string;
+  return words.map((w) => (/^[\w@%+=:,./|-]+$/.test(w) ? w : `'${w.replaceAll("'", `'\\''`)}'`)).join(" ");
+}
+
+export function registerTwinTools(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  const scenarioHelp = `scenario to build the twin from: a built-in name or a file (default ${DEFAULT_SCENARIO})`;
+  program
+    .command("kubectl")
+    .description("kubectl get on the twin: services, endpoints, pods, deployments, nodes")
+    .usage("[--scenario S] get svc|ep|pod|deploy|node [NAME] [-n NS|-A] [-o wide|yaml|json|name]")
+    .option("--scenario <name>", scenarioHelp)
+    .argument("[args...]")
+    .allowUnknownOption()
+    .passThroughOptions()
+    .addHelpText(
+      "after",
+      `
+Examples:
+  packetwalk kubectl get svc
+  packetwalk kubectl --scenario seed-local get ep whereami
+  packetwalk kubectl get pod -o wide --all-namespaces`,
+    )
+    .action((args: string[], opts: { scenario?: string }) => {
+      const { scenario, rest } = takeScenario(args, opts.scenario);
+      emit(io, runKubectl(twinFor(io, scenario), rest), setExit);
+    });
+
+  program
+    .command("az")
+    .description("az network lb/nic/public-ip, vm list and aks show on the twin's Azure resources")
+    .usage("[--scenario S] network lb rule list -g RG --lb-name kubernetes [-o table|json|tsv] [--query Q]")
+    .option("--scenario <name>", scenarioHelp)
+    .argument("[args...]")
+    .allowUnknownOption()
+    .passThroughOptions()
+    .addHelpText(
+      "after",
+      `
+Examples:
+  packetwalk az network lb rule list -g MC_akstest_aksPacketWalkAzure_westeurope --lb-name kubernetes -o table
+  packetwalk az network lb address-pool list -g MC_akstest_aksPacketWalkAzure_westeurope --lb-name kubernetes --query "[].backendIpConfigurations[].id" -o tsv
+  packetwalk az --scenario seed-local network lb probe list -g MC_akstest_aksPacketWalkAzure_westeurope --lb-name kubernetes -o table`,
+    )
+    .action((args: string[], opts: { scenario?: string }) => {
+      const { scenario, rest } = takeScenario(args, opts.scenario);
+      emit(io, runAz(twinFor(io, scenario), rest), setExit);
+    });
+
+  program
+    .command("exec")
+    .description("run a command on a node of the twin: iptables-save, iptables -L, ip, brctl, arp, curl")
+    .usage("[--scenario S] HOST -- COMMAND [ARGS...] (pipes into grep/head/tail work when quoted)")
+    .option("--scenario <name>", scenarioHelp)
+    .argument("<host>", "a node name or node IP")
+    .argument("[command...]")
+    .allowUnknownOption()
+    .passThroughOptions()
+    .addHelpText(
+      "after",
+      `
+Examples:
+  packetwalk exec aks-nodepool1-31351229-0 -- iptables-save
+  packetwalk exec aks-nodepool1-31351229-0 -- 'iptables-save | grep whereami'
+  packetwalk exec aks-nodepool1-31351229-0 -- iptables -t nat -L KUBE-MARK-MASQ
+  packetwalk exec --scenario seed-local 10.13.76.4 -- curl localhost:32364/healthz`,
+    )
+    .action((host: string, command: string[], opts: { scenario?: string }) => {
+      const { scenario, rest } = takeScenario(command, opts.scenario);
+      const words = rest[0] === "--" ? rest.slice(1) : rest;
+      emit(io, runOnNode(twinFor(io, scenario), host, shellLine(words)), setExit);
+    });
+}
