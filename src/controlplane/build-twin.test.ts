@@ -1,15 +1,12 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { SEED_TEXT } from "../../test/support/seed.ts";
 import type { Scenario } from "../model/scenario.ts";
 import type { Twin } from "../model/twin.ts";
 import { buildTwin } from "./build-twin.ts";
 import { seedCluster, seedLocal } from "./testdata/seed-scenario.ts";
 
-const SEED = readFileSync(
-  new URL("../../../shared/seeds/000_4a8e1a6d95c3de0a.txt", import.meta.url),
-  "utf8",
-).split("\n");
+const SEED = SEED_TEXT.split("\n");
 
 /** The line printed right after the seed line that contains `command`. */
 function seedOutput(command: string, lineAfter = 1): string {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { cli } from "../support/cli.ts";
+import { SEED_TEXT } from "../support/seed.ts";
 
 /**
  * The seed's static outputs (what the twin shows before any traffic), printed by the CLI from the
@@ -9,7 +9,7 @@ import { cli } from "../support/cli.ts";
  * normalised: ages, packet/byte counters and bridge ageing timers.
  */
 
-const SEED = readFileSync(new URL("../../../shared/seeds/000_4a8e1a6d95c3de0a.txt", import.meta.url), "utf8")
+const SEED = SEED_TEXT
   // The blog pads its tables with no-break spaces.
   .replaceAll("\u00a0", " ")
   .split("\n");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import { SEED_TEXT } from "../../../test/support/seed.ts";
 import { formatRulesetFile } from "../../model/netfilter/save.ts";
 import { buildNodeRuleset } from "./node-rules.ts";
 import { endpoints, port, seedInput, service } from "./testing.ts";
@@ -10,12 +10,7 @@ import { endpoints, port, seedInput, service } from "./testing.ts";
  * the seed file itself), and the KUBE-MARK-MASQ reference counts it shows.
  */
 
-const seed = readFileSync(
-  new URL("../../../../shared/seeds/000_4a8e1a6d95c3de0a.txt", import.meta.url),
-  "utf8",
-)
-  .replace(/\r/g, "")
-  .split("\n");
+const seed = SEED_TEXT.replace(/\r/g, "").split("\n");
 
 /** The output lines under the n-th (0-based) prompt line ending with `command`, up to the next blank line. */
 function seedOutput(command: string, nth = 0): string[] {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { SEED_TEXT } from "../../../test/support/seed.ts";
 import type { Scenario } from "../../model/scenario.ts";
 import { parseScenario } from "./parse.ts";
 
@@ -15,10 +16,7 @@ const whereamiPins = (s: { pins: Scenario["pins"] }) =>
 
 const DIR = new URL("../../../scenarios/", import.meta.url);
 // The blog's HTML pads its tables with no-break spaces; the terminal printed plain ones.
-const SEED = readFileSync(
-  new URL("../../../../shared/seeds/000_4a8e1a6d95c3de0a.txt", import.meta.url),
-  "utf8",
-).replaceAll("\u00a0", " ");
+const SEED = SEED_TEXT.replaceAll("\u00a0", " ");
 const SEED_LINES = SEED.split("\n");
 
 function load(name: string): Scenario {

@@ -70,7 +70,25 @@ function parseUnsafe(text: string, file: string, readFile: ReadFile | undefined)
   const read = readYaml(text, file, "scenario");
   if (!read.doc) return { value: null, diagnostics: read.diagnostics };
   const doc = read.doc;
-  const raw: unknown = doc.doc.toJS({ maxAliasCount: 100 });
+  let raw: unknown;
+  try {
+    // Aliases resolve only here: `*x` without an earlier `&x` (or an alias bomb) fails now.
+    raw = doc.doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    const pos = doc.where.at([]);
+    return {
+      value: null,
+      diagnostics: [
+        {
+          code: "scenario-yaml",
+          severity: "error",
+          message: `Cannot read scenario ${file} at line ${pos.line}: ${why}`,
+          source: { file, ...pos },
+        },
+      ],
+    };
+  }
   if (raw === null || raw === undefined)
     return {
       value: null,

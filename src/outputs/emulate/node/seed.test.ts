@@ -8,13 +8,14 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { SEED_TEXT } from "../../../../test/support/seed.ts";
 import { parseIptablesSave } from "../../../inputs/iptables/parse-save.ts";
 import type { Chain, RulesetFile, Table } from "../../../model/netfilter/ruleset.ts";
 import { runOnNode } from "./run-on-node.ts";
 import { type SeedPhase, seedNode, seedTwin } from "./testdata/seed-node.ts";
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
-const SEED = readFileSync("/work/shared/seeds/000_4a8e1a6d95c3de0a.txt", "utf8").split("\n");
+const SEED = SEED_TEXT.split("\n");
 const PROMPT = "jose@aks-nodepool1-31351229-0:~$ ";
 const NODE = "aks-nodepool1-31351229-0";
 

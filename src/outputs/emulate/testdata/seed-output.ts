@@ -1,3 +1,4 @@
+import { SEED_TEXT } from "../../../../test/support/seed.ts";
 import { readFileSync } from "node:fs";
 
 /**
@@ -7,7 +8,7 @@ import { readFileSync } from "node:fs";
  * The blog's HTML turned runs of spaces into no-break spaces (U+00A0) mixed with spaces: they are
  * read back as the spaces the tools printed.
  */
-const SEED = readFileSync(new URL("../../../../../shared/seeds/000_4a8e1a6d95c3de0a.txt", import.meta.url), "utf8").split("\n");
+const SEED = SEED_TEXT.split("\n");
 
 export function seedCommand(line: number): string {
   return SEED[line - 1]!;
