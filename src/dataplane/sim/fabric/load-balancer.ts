@@ -1,0 +1,310 @@
+import type { AzureState } from "../../../model/azure.ts";
+import { type Packet, PROTO } from "../../../model/packet.ts";
+import { distributionHash } from "./flow-hash.ts";
+import { type ProbeFn, ProbeScheduler } from "./probes.ts";
+import {
+  type Backend,
+  type LbTopology,
+  type ResolvedRule,
+  resolveTopology,
+  ruleMatches,
+} from "./topology.ts";
+import { TupleMap } from "./tuple-map.ts";
+
+/**
+ * The Azure Load Balancer's data path for inbound traffic (docs/azure.md §3, AZDOC `concepts.md`,
+ * `distribution-mode-concepts.md`, `load-balancer-multivip-overview.md`): a pass-through L4 balancer
+ * that rewrites only L3/L4 destination fields. A packet to a frontend IP and port picks the rule,
+ * then a backend among the healthy pool members by the rule's distribution hash; the choice is kept
+ * in a flow table for the rule's idle timeout, so a flow's packets all reach one node while new flows
+ * re-hash over whatever is healthy when they start.
+ *
+ * Replies never cross the LB: Azure "always operates in a DSR flow topology regardless of whether
+ * Floating IP is enabled"; the host's SDN rewrites the reply's source back to the frontend. `reply()`
+ * models that host-side reversal with the same flow table.
+ *
+ * Probe-down behaviour (docs/azure.md §2.3, AZDOC `load-balancer-custom-probe-overview.md`):
+ * established TCP flows stay on their backend when it goes down; when every backend is down a Basic
+ * LB ends its TCP flows and a Standard one keeps them (`noHealthyBackendsBehavior` is not modelled);
+ * UDP flows move to a healthy backend, and end when none is left.
+ *
+ * Not documented by Azure, chosen here: a packet with no flow state (a mid-stream TCP segment after
+ * the idle timeout, say) is balanced like a new flow, as a stateless hash would; the backend's own
+ * conntrack then decides its fate. Times are milliseconds on the virtual clock.
+ */
+
+export type LbDropReason = "not-ipv4" | "no-frontend" | "no-rule" | "empty-pool" | "no-healthy-backend";
+
+export interface LbForwarded {
+  readonly verdict: "forwarded";
+  /** The packet as the backend node receives it. */
+  readonly packet: Packet;
+  readonly rule: ResolvedRule;
+  readonly backend: Backend;
+  /** `moved`: a UDP flow whose backend went down, re-hashed to a healthy one. */
+  readonly flow: "new" | "established" | "moved";
+  /** How many backends were healthy when this packet was balanced. */
+  readonly healthy: number;
+}
+
+export interface LbDropped {
+  readonly verdict: "dropped";
+  readonly reason: LbDropReason;
+  readonly detail: string;
+  readonly rule: ResolvedRule | null;
+}
+
+export type LbRouteResult = LbForwarded | LbDropped;
+
+export type LbReplyResult =
+  | { readonly verdict: "rewritten"; readonly packet: Packet; readonly flow: LbFlow }
+  /** Not a reply of an LB flow (outbound traffic, a flow past its idle timeout): left as it is. */
+  | { readonly verdict: "not-lb-flow" };
+
+export interface LbFlow {
+  readonly rule: ResolvedRule;
+  readonly client: number;
+  readonly clientPort: number;
+  readonly proto: number;
+  readonly frontendPort: number;
+  readonly backend: Backend;
+  readonly created: number;
+  readonly expiresAt: number;
+}
+
+/** A flow that reached its idle timeout; `tcpReset` when the LB sends RSTs both ways (AZDOC `load-balancer-tcp-reset.md`). */
+export interface LbExpiredFlow {
+  readonly flow: LbFlow;
+  readonly tcpReset: boolean;
+}
+
+export interface BackendHealth {
+  healthyBackends(rule: ResolvedRule, now: number): readonly Backend[];
+}
+
+export interface AzureLbFabricOptions {
+  /** The twin's seed: the flow hash and the probes' offsets derive from it. */
+  readonly seed: number;
+  /** Virtual time (ms) at which the fabric starts, for the probe schedule. */
+  readonly start: number;
+  /** Answers health probes; without it every pool member is always healthy. */
+  readonly probe?: ProbeFn;
+  readonly recordAllProbes?: boolean;
+}
+
+interface FlowEntry {
+  rule: ResolvedRule;
+  client: number;
+  clientPort: number;
+  proto: number;
+  frontendPort: number;
+  backend: Backend;
+  created: number;
+  expiresAt: number;
+}
+
+const ALL_UP: BackendHealth = { healthyBackends: (rule) => rule.backends };
+
+export class AzureLbFabric {
+  readonly topology: LbTopology;
+  /** The probe scheduler, when the fabric was given a probe callback. */
+  readonly probes: ProbeScheduler | null;
+  private readonly health: BackendHealth;
+  private readonly seed: number;
+  /** Keyed by (proto, VIP, frontend port, client, client port). */
+  private readonly flows = new TupleMap<FlowEntry>();
+  /**
+   * Where replies come from → the rules they may belong to: the VIP with floating IP, else each
+   * backend node. A reply then finds its flow in `flows` (one table to fill per new flow, not two).
+   */
+  private readonly replySources = new Map<number, ResolvedRule[]>();
+
+  constructor(azure: AzureState, options: AzureLbFabricOptions) {
+    this.topology = resolveTopology(azure);
+    this.seed = options.seed >>> 0;
+    this.probes = options.probe
+      ? new ProbeScheduler(this.topology, options.probe, {
+          seed: this.seed,
+          start: options.start,
+          ...(options.recordAllProbes === undefined ? {} : { recordAll: options.recordAllProbes }),
+        })
+      : null;
+    this.health = this.probes ?? ALL_UP;
+    for (const rr of this.topology.rules) {
+      const sources = rr.rule.enableFloatingIp ? [rr.frontendIp] : rr.backends.map((b) => b.nodeIp);
+      for (const src of new Set(sources)) {
+        const list = this.replySources.get(src);
+        if (list) list.push(rr);
+        else this.replySources.set(src, [rr]);
+      }
+    }
+  }
+
+  /** A packet arriving from outside at a frontend: the rewritten packet and its backend, or why it was dropped. */
+  route(p: Packet, now: number): LbRouteResult {
+    if (p.family !== 4 || typeof p.dst !== "number" || typeof p.src !== "number") {
+      return drop("not-ipv4", "the twin's load balancers are IPv4 only", null);
+    }
+    const rules = this.topology.byFrontend.get(p.dst);
+    if (rules === undefined) return drop("no-frontend", "no load balancer frontend has this address", null);
+    const rr = rules.find((r) => ruleMatches(r.rule, p.proto, p.dport));
+    if (rr === undefined)
+      return drop("no-rule", "no load-balancing rule on this frontend takes this protocol and port", null);
+
+    let entry = this.flows.get(p.proto, p.dst, p.dport, p.src, p.sport);
+    if (entry !== undefined && entry.expiresAt <= now) {
+      this.forget(entry);
+      entry = undefined;
+    }
+    const healthy = this.health.healthyBackends(rr, now);
+    const idleMs = rr.rule.idleTimeoutInMinutes * 60_000;
+
+    if (entry !== undefined) {
+      let flow: LbForwarded["flow"] = "established";
+      if (!healthy.includes(entry.backend)) {
+        if (p.proto === PROTO.tcp) {
+          if (healthy.length === 0 && rr.lb.sku === "Basic") {
+            this.forget(entry);
+            return drop(
+              "no-healthy-backend",
+              "every backend is down: a Basic load balancer ends its TCP flows",
+              rr,
+            );
+          }
+        } else {
+          if (healthy.length === 0) {
+            this.forget(entry);
+            return drop("no-healthy-backend", "every backend is down: UDP flows end", rr);
+          }
+          this.moveTo(entry, this.pick(rr, p, healthy));
+          flow = "moved";
+        }
+      }
+      entry.expiresAt = now + idleMs;
+      return this.forward(p, entry, flow, healthy.length);
+    }
+
+    if (rr.backends.length === 0) return drop("empty-pool", "the rule's backend pool has no members", rr);
+    if (healthy.length === 0)
+      return drop("no-healthy-backend", "every backend of the rule is probed down", rr);
+    const backend = this.pick(rr, p, healthy);
+    const created: FlowEntry = {
+      rule: rr,
+      client: p.src,
+      clientPort: p.sport,
+      proto: p.proto,
+      frontendPort: p.dport,
+      backend,
+      created: now,
+      expiresAt: now + idleMs,
+    };
+    this.flows.set(p.proto, p.dst, p.dport, p.src, p.sport, created);
+    return this.forward(p, created, "new", healthy.length);
+  }
+
+  /**
+   * A reply leaving a backend node towards the client. It does not pass the LB (DSR); the host's SDN
+   * restores the frontend: with floating IP the node already answers from the VIP and only the port
+   * maps back; without it the source node IP becomes the VIP.
+   */
+  reply(p: Packet, now: number): LbReplyResult {
+    if (p.family !== 4 || typeof p.src !== "number" || typeof p.dst !== "number")
+      return { verdict: "not-lb-flow" };
+    const entry = this.replyFlow(p);
+    if (entry === undefined || entry.expiresAt <= now) return { verdict: "not-lb-flow" };
+    // The host sees both directions; any packet keeps the flow from going idle.
+    entry.expiresAt = now + entry.rule.rule.idleTimeoutInMinutes * 60_000;
+    return {
+      verdict: "rewritten",
+      packet: { ...p, src: entry.rule.frontendIp, sport: entry.frontendPort },
+      flow: view(entry),
+    };
+  }
+
+  /** Removes the flows idle past their rule's timeout and says which get TCP resets. */
+  expire(now: number): LbExpiredFlow[] {
+    const out: LbExpiredFlow[] = [];
+    for (const entry of [...this.flows.values()]) {
+      if (entry.expiresAt > now) continue;
+      this.forget(entry);
+      // Standard only, ESTABLISHED TCP only (AZDOC `load-balancer-tcp-reset.md`); the LB does not
+      // track TCP states here, so every TCP flow counts.
+      const reset =
+        entry.proto === PROTO.tcp &&
+        entry.rule.lb.sku === "Standard" &&
+        entry.rule.rule.enableTcpReset === true;
+      out.push({ flow: view(entry), tcpReset: reset });
+    }
+    return out;
+  }
+
+  /** The live flows at `now`, in creation order. */
+  flowTable(now: number): LbFlow[] {
+    return [...this.flows.values()]
+      .filter((e) => e.expiresAt > now)
+      .sort((a, b) => a.created - b.created)
+      .map(view);
+  }
+
+  private pick(rr: ResolvedRule, p: Packet, healthy: readonly Backend[]): Backend {
+    const h = distributionHash(this.seed, rr.rule.loadDistribution, {
+      proto: p.proto,
+      src: p.src as number,
+      sport: p.sport,
+      dst: p.dst as number,
+      dport: p.dport,
+    });
+    return healthy[h % healthy.length]!;
+  }
+
+  private forward(p: Packet, e: FlowEntry, flow: LbForwarded["flow"], healthy: number): LbForwarded {
+    const r = e.rule.rule;
+    // Floating IP keeps the VIP as destination; otherwise the backend's DIP. BackendPort 0 is HA ports.
+    const dst = r.enableFloatingIp ? p.dst : e.backend.nodeIp;
+    const dport = r.backendPort === 0 ? p.dport : r.backendPort;
+    return {
+      verdict: "forwarded",
+      packet: { ...p, dst, dport },
+      rule: e.rule,
+      backend: e.backend,
+      flow,
+      healthy,
+    };
+  }
+
+  private moveTo(e: FlowEntry, backend: Backend): void {
+    e.backend = backend;
+  }
+
+  private replyFlow(p: Packet): FlowEntry | undefined {
+    for (const rr of this.replySources.get(p.src as number) ?? []) {
+      const r = rr.rule;
+      if (r.backendPort !== 0 && r.backendPort !== p.sport) continue;
+      const frontendPort = r.backendPort === 0 ? p.sport : r.frontendPort;
+      const e = this.flows.get(p.proto, rr.frontendIp, frontendPort, p.dst as number, p.dport);
+      if (e !== undefined && e.rule === rr && (r.enableFloatingIp || e.backend.nodeIp === p.src)) return e;
+    }
+    return undefined;
+  }
+
+  private forget(e: FlowEntry): void {
+    this.flows.delete(e.proto, e.rule.frontendIp, e.frontendPort, e.client, e.clientPort);
+  }
+}
+
+function view(e: FlowEntry): LbFlow {
+  return {
+    rule: e.rule,
+    client: e.client,
+    clientPort: e.clientPort,
+    proto: e.proto,
+    frontendPort: e.frontendPort,
+    backend: e.backend,
+    created: e.created,
+    expiresAt: e.expiresAt,
+  };
+}
+
+function drop(reason: LbDropReason, detail: string, rule: ResolvedRule | null): LbDropped {
+  return { verdict: "dropped", reason, detail, rule };
+}
