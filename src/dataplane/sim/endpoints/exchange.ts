@@ -1,0 +1,476 @@
+import type { Rng } from "../../../core/rng.ts";
+import type { Frame } from "../../../model/frame.ts";
+import { TCP } from "../../../model/packet.ts";
+import type { TcpApp } from "./app.ts";
+import { responseComplete } from "./http.ts";
+import type { OsProfile } from "./os-profile.ts";
+import { frameDst, frameSrc, type SockAddr, sameAddr, utf8 } from "./segment.ts";
+import { resetFor, TcpConnection, type TcpConnState } from "./tcp-connection.ts";
+
+/**
+ * A whole TCP conversation between a client and a server host on the virtual clock: handshake,
+ * request, response, close, with each stack's ACK timing, SYN retransmissions and resets. Every frame
+ * goes through `deliver`, which the integration points at the twin (it may drop a frame or rewrite it,
+ * e.g. NAT); a direct `deliver` connects the two stacks back to back. Deterministic given the Rng.
+ */
+
+export interface ClientSpec {
+  readonly ip: number;
+  /** The ephemeral source port. */
+  readonly port: number;
+  readonly mac: string;
+  readonly profile: OsProfile;
+  /** The MAC its frames go to (its gateway); default: the server's. */
+  readonly nextHopMac?: string;
+  /** Close once the whole response is in (curl); false keeps the connection open (a browser). */
+  readonly closeAfterResponse?: boolean;
+  /** Answer the server's FIN with its own; false leaves the client in CLOSE_WAIT, as the seed's browser. */
+  readonly closeOnPeerFin?: boolean;
+  /** Time the client program takes to send its request after connecting, and to close after reading (µs). */
+  readonly thinkUs?: number;
+}
+
+export interface ServerSpec {
+  /** Addresses its sockets accept (the pod IP; a node's IPs and 127.0.0.1). */
+  readonly addresses: readonly number[];
+  readonly mac: string;
+  readonly profile: OsProfile;
+  /** Listening TCP ports and the process behind each. */
+  readonly listeners: ReadonlyMap<number, TcpApp>;
+  /** The MAC its frames go to; default: the one the segment came from. */
+  readonly nextHopMac?: string;
+}
+
+export type Toward = "server" | "client";
+/** Carries a frame to the other side: the frame as it arrives there, or null if it was dropped. */
+export type Deliver = (frame: Frame, toward: Toward) => Frame | null;
+
+export interface ExchangeOptions {
+  /** Where the client connects (a VIP, a service IP, a node port, or the server itself). */
+  readonly to: SockAddr;
+  /** Start (µs on the virtual clock). */
+  readonly now: number;
+  readonly rng: Rng;
+  readonly deliver?: Deliver;
+  /** Stop the clock here and report the states reached (µs). */
+  readonly until?: number;
+  /** Whether the client has the whole response; default: an HTTP response with its body. */
+  readonly complete?: (bytes: Uint8Array) => boolean;
+}
+
+export interface ExchangeStep {
+  readonly from: "client" | "server";
+  readonly sent: Frame;
+  /** The frame as the other side received it; null if dropped on the way. */
+  readonly delivered: Frame | null;
+}
+
+export type Outcome =
+  /** The response arrived whole (or, with an empty request, the handshake completed). */
+  | "completed"
+  /** A reset answered the SYN (closed port). */
+  | "refused"
+  /** A reset ended an established connection. */
+  | "reset"
+  /** The SYN and its retransmissions went unanswered. */
+  | "timeout"
+  /** Nothing more happened before the response was in (a frame was lost after the handshake). */
+  | "stalled"
+  /** `until` came first. */
+  | "stopped";
+
+export interface SideView {
+  readonly state: TcpConnState;
+  /** The peer's address as this side's socket saw it (null before it heard from it). */
+  readonly saw: SockAddr | null;
+  /** Bytes received in order. */
+  readonly received: Uint8Array;
+  readonly timeWaitUntil: number | null;
+}
+
+export interface ExchangeResult {
+  readonly outcome: Outcome;
+  readonly steps: readonly ExchangeStep[];
+  readonly client: SideView;
+  readonly server: SideView & { readonly app: string | null };
+  /** Time of the last event processed (µs). */
+  readonly end: number;
+}
+
+interface Event {
+  readonly time: number;
+  readonly order: number;
+  readonly run: () => void;
+}
+
+/** Events in time order, ties in the order they were scheduled. */
+class Clock {
+  private readonly events: Event[] = [];
+  private order = 0;
+  at(time: number, run: () => void): void {
+    const ev = { time, order: this.order++, run };
+    let i = this.events.length;
+    while (i > 0 && this.events[i - 1]!.time > time) i--;
+    this.events.splice(i, 0, ev);
+  }
+  next(): Event | undefined {
+    return this.events.shift();
+  }
+  get pending(): boolean {
+    return this.events.length > 0;
+  }
+}
+
+/** Per-socket ACK bookkeeping (tcp_ack_snd_check / Windows' every-second-segment rule). */
+interface AckState {
+  /** rcvNxt last acknowledged on the wire. */
+  acked: number;
+  unackedBytes: number;
+  /** Linux: received data before (icsk_ack.ato set), and turned interactive. */
+  gotData: boolean;
+  pingpong: boolean;
+  lastRecvAt: number;
+}
+
+const newAck = (): AckState => ({
+  acked: 0,
+  unackedBytes: 0,
+  gotData: false,
+  pingpong: false,
+  lastRecvAt: 0,
+});
+
+export function exchange(
+  client: ClientSpec,
+  server: ServerSpec,
+  request: Uint8Array | string,
+  opts: ExchangeOptions,
+): ExchangeResult {
+  const clock = new Clock();
+  const steps: ExchangeStep[] = [];
+  const deliver: Deliver = opts.deliver ?? ((f) => f);
+  const complete = opts.complete ?? responseComplete;
+  const reqBytes = typeof request === "string" ? utf8(request) : request;
+  const closeAfterResponse = client.closeAfterResponse ?? true;
+  const closeOnPeerFin = client.closeOnPeerFin ?? true;
+  const think = client.thinkUs ?? 40;
+  let outcome: Outcome | null = null;
+
+  // ---- transport between the two ----
+  const send = (from: "client" | "server", frames: readonly Frame[]): void => {
+    for (const f of frames) {
+      const toward: Toward = from === "client" ? "server" : "client";
+      if (f.tcp) {
+        if (from === "client") noteAckSent(cAck, f);
+        else {
+          const s = serverConns.get(connKey(frameSrc(f), frameDst(f)));
+          if (s) noteAckSent(s.ack, f);
+        }
+      }
+      const got = deliver(f, toward);
+      steps.push({ from, sent: f, delivered: got });
+      if (!got) continue;
+      const at = Math.max(got.time, f.time);
+      clock.at(at, () => (toward === "server" ? serverReceive(got, at) : clientReceive(got, at)));
+    }
+  };
+  const noteAckSent = (a: AckState, f: Frame): void => {
+    // A host's reset is not the socket's ACK.
+    if (f.packet.tcpFlags & TCP.ACK && !(f.packet.tcpFlags & TCP.RST)) {
+      a.acked = f.tcp!.ack;
+      a.unackedBytes = 0;
+    }
+  };
+
+  /** After in-order data or a FIN: acknowledge now, or arm the delayed ACK (an answer may carry it). */
+  const scheduleAck = (
+    conn: TcpConnection,
+    a: AckState,
+    now: number,
+    from: "client" | "server",
+    why: "data" | "fin" | "other",
+    bytes: number,
+  ): void => {
+    const p = conn.profile;
+    let immediate: boolean;
+    // tcp_fin(): a FIN that completes our own close (FIN_WAIT_2 → TIME_WAIT, FIN_WAIT_1 → CLOSING) is
+    // acknowledged at once; only ESTABLISHED → CLOSE_WAIT waits, for the program's own FIN to carry it.
+    const closingAlready = conn.state === "TIME_WAIT" || conn.state === "CLOSING";
+    if (why === "other" || (why === "fin" && closingAlready)) immediate = true;
+    else if (p.quickAck) {
+      if (why === "fin") a.pingpong = true; // tcp_fin(): inet_csk_enter_pingpong_mode
+      a.unackedBytes += bytes;
+      const quick = why === "data" && !a.pingpong;
+      immediate = quick || a.unackedBytes > conn.sendMss;
+      if (why === "data") {
+        a.gotData = true;
+        a.lastRecvAt = now;
+      }
+    } else {
+      // Windows: every second full segment, and FINs, at once; the rest after the delayed-ACK timer.
+      a.unackedBytes += bytes;
+      immediate = why === "fin" || a.unackedBytes >= 2 * conn.sendMss;
+    }
+    const at = now + (immediate ? p.stackDelayUs : p.delayedAckUs);
+    clock.at(at, () => {
+      if (conn.state !== "CLOSED" && a.acked !== conn.rcvNxt) send(from, [conn.ack(at)]);
+    });
+  };
+
+  /** Linux enters pingpong mode when it sends data within the ACK timeout of receiving some. */
+  const noteDataSent = (conn: TcpConnection, a: AckState, now: number): void => {
+    if (conn.profile.quickAck && a.gotData && now - a.lastRecvAt < conn.profile.delayedAckUs)
+      a.pingpong = true;
+  };
+
+  // ---- client ----
+  const cConn = new TcpConnection({
+    profile: client.profile,
+    local: { ip: client.ip, port: client.port },
+    remote: opts.to,
+    mac: client.mac,
+    nextHopMac: client.nextHopMac ?? server.mac,
+    rng: opts.rng,
+  });
+  const cAck = newAck();
+  let clientSaw: SockAddr | null = null;
+  let responseDone = false;
+  let clientClosing = false;
+
+  const clientClose = (at: number): void => {
+    if (clientClosing) return;
+    if (cConn.state !== "ESTABLISHED" && cConn.state !== "CLOSE_WAIT") return;
+    clientClosing = true;
+    send("client", [cConn.close(at)]);
+  };
+
+  const clientReceive = (f: Frame, now: number): void => {
+    if (!f.tcp) return;
+    if (!sameAddr(frameDst(f), cConn.local)) return; // not for this host's socket: nothing listens
+    if (!sameAddr(frameSrc(f), cConn.remote)) {
+      // A reply from an address the client never talked to (e.g. un-NATed): no socket, so a reset.
+      const rst = resetFor(f, now + client.profile.stackDelayUs, {
+        mac: client.mac,
+        ttl: client.profile.ttl,
+      });
+      if (rst) clock.at(rst.time, () => send("client", [rst]));
+      return;
+    }
+    const before = cConn.state;
+    const r = cConn.receive(f, now);
+    if (r.reset) {
+      outcome ??= before === "SYN_SENT" ? "refused" : "reset";
+      return;
+    }
+    if (r.unacceptable) {
+      const rst = resetFor(f, now + client.profile.stackDelayUs, {
+        mac: client.mac,
+        ttl: client.profile.ttl,
+      });
+      if (rst && before === "SYN_SENT") clock.at(rst.time, () => send("client", [rst]));
+      return;
+    }
+    if (r.established) {
+      clientSaw = frameSrc(f);
+      const t = now + client.profile.stackDelayUs;
+      clock.at(t, () => send("client", [cConn.ack(t)]));
+      const tr = t + think;
+      clock.at(tr, () => {
+        if (cConn.state !== "ESTABLISHED") return;
+        if (reqBytes.length === 0) {
+          responseDone = true;
+          clientClose(tr); // a TCP probe: connect, then close (Azure's four-way close)
+          return;
+        }
+        send("client", cConn.send(reqBytes, tr));
+        noteDataSent(cConn, cAck, tr);
+      });
+      return;
+    }
+    if (r.data.length > 0) {
+      scheduleAck(cConn, cAck, now, "client", "data", r.data.length);
+      if (!responseDone && complete(cConn.data)) {
+        responseDone = true;
+        if (closeAfterResponse) {
+          const t = now + client.profile.stackDelayUs + think;
+          clock.at(t, () => clientClose(t));
+        }
+      }
+    }
+    if (r.fin) {
+      // A server that closes to end its response (no Content-Length) finishes it with the FIN.
+      if (cConn.data.length > 0) responseDone = true;
+      scheduleAck(cConn, cAck, now, "client", "fin", 0);
+      if (closeOnPeerFin) {
+        // The program reads EOF and closes; its FIN carries the ACK if it beats the delayed-ACK timer.
+        const t = now + client.profile.stackDelayUs + think;
+        clock.at(t, () => clientClose(t));
+      }
+    } else if (r.needsAck && r.data.length === 0) scheduleAck(cConn, cAck, now, "client", "other", 0);
+  };
+
+  // ---- server ----
+  interface ServerConn {
+    readonly conn: TcpConnection;
+    readonly app: TcpApp;
+    readonly ack: AckState;
+    consumed: number;
+    lastActivity: number;
+    closing: boolean;
+  }
+  const serverConns = new Map<string, ServerConn>();
+  let serverLast: ServerConn | null = null;
+  let serverSaw: SockAddr | null = null;
+  const serverHost = { mac: server.mac, ttl: server.profile.ttl };
+  const sd = server.profile.stackDelayUs;
+
+  const serverClose = (s: ServerConn, at: number): void => {
+    if (s.closing) return;
+    if (s.conn.state !== "ESTABLISHED" && s.conn.state !== "CLOSE_WAIT") return;
+    s.closing = true;
+    send("server", [s.conn.close(at)]);
+  };
+
+  const serverReceive = (f: Frame, now: number): void => {
+    if (!f.tcp) return;
+    const local = frameDst(f);
+    if (!server.addresses.includes(local.ip)) return; // not addressed to this host: dropped
+    const remote = frameSrc(f);
+    const key = connKey(local, remote);
+    const flags = f.packet.tcpFlags;
+    let s = serverConns.get(key);
+    if (s && (s.conn.state === "CLOSED" || s.conn.state === "TIME_WAIT") && flags === TCP.SYN) s = undefined;
+    if (!s) {
+      const app = server.listeners.get(local.port);
+      if (flags !== TCP.SYN || !app) {
+        const rst = resetFor(f, now + sd, serverHost);
+        if (rst) clock.at(rst.time, () => send("server", [rst]));
+        return;
+      }
+      const conn = new TcpConnection({
+        profile: server.profile,
+        local,
+        remote,
+        mac: server.mac,
+        nextHopMac: server.nextHopMac ?? f.srcMac,
+        rng: opts.rng,
+      });
+      const created: ServerConn = {
+        conn,
+        app,
+        ack: newAck(),
+        consumed: 0,
+        lastActivity: now,
+        closing: false,
+      };
+      serverConns.set(key, created);
+      serverLast = created;
+      serverSaw = remote;
+      const t = now + sd;
+      clock.at(t, () => send("server", [conn.acceptSyn(f, t)]));
+      return;
+    }
+    const { conn } = s;
+    if (flags & TCP.SYN && conn.state === "SYN_RECEIVED") {
+      // The client retransmitted its SYN: our SYN-ACK was lost; send it again.
+      const t = now + sd;
+      clock.at(t, () => send("server", [conn.synAckFrame(t)]));
+      return;
+    }
+    const r = conn.receive(f, now);
+    if (r.reset || conn.state === "CLOSED") return;
+    if (r.unacceptable) {
+      const rst = resetFor(f, now + sd, serverHost);
+      if (rst) clock.at(rst.time, () => send("server", [rst]));
+      return;
+    }
+    if (r.data.length > 0) {
+      s.lastActivity = now;
+      serve(s, now, r.data.length);
+    }
+    if (r.fin) {
+      // The process reads EOF and closes at once (httpd, nginx, Go all do): FIN and ACK together.
+      scheduleAck(conn, s.ack, now, "server", "fin", 0);
+      const t = now + sd;
+      const live = s;
+      clock.at(t, () => serverClose(live, t));
+    } else if (r.needsAck && r.data.length === 0 && !r.established)
+      scheduleAck(conn, s.ack, now, "server", "other", 0);
+  };
+
+  const serve = (s: ServerConn, now: number, bytes: number): void => {
+    const pending = s.conn.data.subarray(s.consumed);
+    const reply = s.app.respond({ bytes: pending, local: s.conn.local, remote: s.conn.remote, now });
+    scheduleAck(s.conn, s.ack, now, "server", "data", bytes);
+    if (!reply) return;
+    s.consumed += reply.consumed;
+    const t = now + reply.delayUs;
+    clock.at(t, () => {
+      if (s.conn.state !== "ESTABLISHED" && s.conn.state !== "CLOSE_WAIT") return;
+      send("server", s.conn.send(reply.bytes, t));
+      noteDataSent(s.conn, s.ack, t);
+      s.lastActivity = t;
+      if (reply.close) serverClose(s, t);
+      else if (s.app.keepAliveTimeoutUs !== null) {
+        const idle = t + s.app.keepAliveTimeoutUs;
+        clock.at(idle, () => {
+          if (s.lastActivity <= t) serverClose(s, idle);
+        });
+      }
+    });
+  };
+
+  // ---- run ----
+  clock.at(opts.now, () => {
+    send("client", [cConn.connect(opts.now)]);
+    let t = opts.now;
+    for (const gap of client.profile.synRetransmitsUs) {
+      t += gap;
+      const at = t;
+      clock.at(at, () => {
+        if (cConn.state === "SYN_SENT" && outcome === null) send("client", [cConn.retransmitSyn(at)]);
+      });
+    }
+    const last = client.profile.synRetransmitsUs.at(-1) ?? 1_000_000;
+    const giveUp = t + 2 * last;
+    clock.at(giveUp, () => {
+      if (cConn.state === "SYN_SENT" && outcome === null) {
+        cConn.state = "CLOSED";
+        outcome = "timeout";
+      }
+    });
+  });
+
+  let end = opts.now;
+  let stopped = false;
+  for (let ev = clock.next(); ev; ev = clock.next()) {
+    if (opts.until !== undefined && ev.time > opts.until) {
+      stopped = true;
+      break;
+    }
+    end = ev.time;
+    ev.run();
+    if (outcome === "timeout" || outcome === "refused") break;
+  }
+
+  const final: Outcome =
+    outcome ?? (responseDone && cConn.state !== "SYN_SENT" ? "completed" : stopped ? "stopped" : "stalled");
+  const sc = serverLast as ServerConn | null;
+  return {
+    outcome: final,
+    steps,
+    client: { state: cConn.state, saw: clientSaw, received: cConn.data, timeWaitUntil: cConn.timeWaitUntil },
+    server: {
+      state: sc ? sc.conn.state : "CLOSED",
+      saw: serverSaw,
+      received: sc ? sc.conn.data : new Uint8Array(0),
+      timeWaitUntil: sc ? sc.conn.timeWaitUntil : null,
+      app: sc ? sc.app.name : null,
+    },
+    end,
+  };
+}
+
+function connKey(local: SockAddr, remote: SockAddr): string {
+  return `${local.ip}:${local.port}<${remote.ip}:${remote.port}`;
+}
