@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { registerIptables } from "./commands/iptables.ts";
 import { registerScenario } from "./commands/scenario.ts";
+import { registerTwinState } from "./commands/twin-state.ts";
 import { registerTwinTools } from "./commands/twin-tools.ts";
 import { CliError, type CliIo, processIo } from "./io.ts";
 
@@ -36,6 +37,9 @@ Examples:
     exitCode = c;
   });
   registerTwinTools(program, io, (c) => {
+    exitCode = c;
+  });
+  registerTwinState(program, io, (c) => {
     exitCode = c;
   });
   try {

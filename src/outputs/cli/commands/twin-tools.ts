@@ -1,12 +1,11 @@
 import type { Command } from "commander";
-import { buildTwin } from "../../../controlplane/build-twin.ts";
-import type { Twin } from "../../../model/twin.ts";
 import { runAz } from "../../emulate/az/run.ts";
 import { runKubectl } from "../../emulate/kubectl/run.ts";
 import { runOnNode } from "../../emulate/node/run-on-node.ts";
 import type { CommandResult } from "../../emulate/types.ts";
-import { CliError, type CliIo } from "../io.ts";
-import { loadScenario } from "./scenario.ts";
+import type { CliIo } from "../io.ts";
+import { currentTwin } from "../state/current.ts";
+import { isKubectlWrite, runKubectlWrite } from "../state/kubectl-write.ts";
 
 /**
  * `packetwalk kubectl|az|exec [--scenario S] ...`: the investigation commands of the seed, answered
@@ -21,9 +20,10 @@ export const DEFAULT_SCENARIO = "seed-cluster";
 export function takeScenario(
   words: readonly string[],
   fallback: string | undefined,
-): { scenario: string; rest: string[] } {
+): { scenario: string; rest: string[]; explicit: boolean } {
   const rest: string[] = [];
   let scenario = fallback ?? DEFAULT_SCENARIO;
+  let explicit = fallback !== undefined;
   for (let i = 0; i < words.length; i++) {
     const w = words[i] as string;
     if (w === "--") {
@@ -32,27 +32,17 @@ export function takeScenario(
     }
     if (w === "--scenario" && i + 1 < words.length) {
       scenario = words[++i] as string;
+      explicit = true;
       continue;
     }
     if (w.startsWith("--scenario=")) {
       scenario = w.slice("--scenario=".length);
+      explicit = true;
       continue;
     }
     rest.push(w);
   }
-  return { scenario, rest };
-}
-
-function twinFor(io: CliIo, scenario: string): Twin {
-  const loaded = loadScenario(io, scenario);
-  try {
-    return buildTwin(loaded.scenario);
-  } catch (e) {
-    // What the scenario checks cannot see before the controllers run (a node out of pod addresses).
-    throw new CliError(
-      `Cannot build the twin of ${loaded.path}: ${e instanceof Error ? e.message : String(e)}`,
-    );
-  }
+  return { scenario, rest, explicit };
 }
 
 function emit(io: CliIo, r: CommandResult, setExit: (code: number) => void): void {
@@ -71,8 +61,12 @@ export function registerTwinTools(program: Command, io: CliIo, setExit: (code: n
   const scenarioHelp = `scenario to build the twin from: a built-in name or a file (default ${DEFAULT_SCENARIO})`;
   program
     .command("kubectl")
-    .description("kubectl get on the twin: services, endpoints, pods, deployments, nodes")
-    .usage("[--scenario S] get svc|ep|pod|deploy|node [NAME] [-n NS|-A] [-o wide|yaml|json|name]")
+    .description(
+      "kubectl get on the twin (services, endpoints, pods, deployments, nodes); apply, delete, scale on a kept twin",
+    )
+    .usage(
+      "[--scenario S] get svc|ep|pod|deploy|node [NAME] [-n NS|-A] [-o wide|yaml|json|name] | apply -f FILE | delete svc|deploy|pod NAME | scale deploy NAME --replicas N",
+    )
     .option("--scenario <name>", scenarioHelp)
     .argument("[args...]")
     .allowUnknownOption()
@@ -86,8 +80,10 @@ Examples:
   packetwalk kubectl get pod -o wide --all-namespaces`,
     )
     .action((args: string[], opts: { scenario?: string }) => {
-      const { scenario, rest } = takeScenario(args, opts.scenario);
-      emit(io, runKubectl(twinFor(io, scenario), rest), setExit);
+      const { scenario, rest, explicit } = takeScenario(args, opts.scenario);
+      // apply/delete/scale change the kept twin; everything else reads it (or a fresh one).
+      if (isKubectlWrite(rest)) emit(io, runKubectlWrite(io, rest, explicit), setExit);
+      else emit(io, runKubectl(currentTwin(io, explicit ? scenario : undefined), rest), setExit);
     });
 
   program
@@ -107,8 +103,8 @@ Examples:
   packetwalk az --scenario seed-local network lb probe list -g MC_akstest_aksPacketWalkAzure_westeurope --lb-name kubernetes -o table`,
     )
     .action((args: string[], opts: { scenario?: string }) => {
-      const { scenario, rest } = takeScenario(args, opts.scenario);
-      emit(io, runAz(twinFor(io, scenario), rest), setExit);
+      const { scenario, rest, explicit } = takeScenario(args, opts.scenario);
+      emit(io, runAz(currentTwin(io, explicit ? scenario : undefined), rest), setExit);
     });
 
   program
@@ -130,8 +126,8 @@ Examples:
   packetwalk exec --scenario seed-local 10.13.76.4 -- curl localhost:32364/healthz`,
     )
     .action((host: string, command: string[], opts: { scenario?: string }) => {
-      const { scenario, rest } = takeScenario(command, opts.scenario);
+      const { scenario, rest, explicit } = takeScenario(command, opts.scenario);
       const words = rest[0] === "--" ? rest.slice(1) : rest;
-      emit(io, runOnNode(twinFor(io, scenario), host, shellLine(words)), setExit);
+      emit(io, runOnNode(currentTwin(io, explicit ? scenario : undefined), host, shellLine(words)), setExit);
     });
 }
