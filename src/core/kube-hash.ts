@@ -28,11 +28,42 @@ export function base32Std(bytes: Uint8Array): string {
   return out;
 }
 
-/** First 16 base32 characters = the first 10 bytes of the digest (80 bits, no padding involved). */
-function hash16(text: string): string {
-  // crypto.hash (Node >= 20.12) skips the Hash object a createHash chain allocates per call.
-  return base32Std(hash("sha256", text, "buffer").subarray(0, 10));
+/**
+ * `prefix` then the first 16 base32 characters of the digest (its first 10 bytes: 80 bits, no
+ * padding involved), as one flat string: chain names are hashed into maps and sorted, and a
+ * `${prefix}${hash}` concatenation would be two strings more per name.
+ */
+function hash16(text: string, prefix = ""): string {
+  // crypto.hash (Node >= 20.12) skips the Hash object a createHash chain allocates per call, and a
+  // hex string is cheaper to get than a Buffer: its first 20 digits are the 80 bits, 40 at a time.
+  const hex = hash("sha256", text, "hex");
+  const codes = prefix.length === 0 ? CODES16 : scratch(prefix);
+  let at = prefix.length;
+  for (let h = 0; h < 20; h += 10) {
+    const x = Number.parseInt(hex.slice(h, h + 10), 16);
+    const top = Math.floor(x / 0x100000000); // bits 39..32
+    const low = x >>> 0;
+    codes[at++] = CODES[top >>> 3] as number;
+    codes[at++] = CODES[((top & 7) << 2) | (low >>> 30)] as number;
+    for (let shift = 25; shift >= 0; shift -= 5) codes[at++] = CODES[(low >>> shift) & 31] as number;
+  }
+  return String.fromCharCode.apply(null, codes);
 }
+
+/** Reused code arrays: 16 digits, or a prefix's codes then 16 digits (one per prefix seen). */
+const CODES16: number[] = new Array<number>(16).fill(0);
+const PREFIXED = new Map<string, number[]>();
+function scratch(prefix: string): number[] {
+  let codes = PREFIXED.get(prefix);
+  if (codes === undefined) {
+    codes = [...Array.from(prefix, (c) => c.charCodeAt(0)), ...CODES16];
+    if (PREFIXED.size < 16) PREFIXED.set(prefix, codes);
+  }
+  return codes;
+}
+
+/** The alphabet's character codes. */
+const CODES: readonly number[] = Array.from(ALPHABET, (c) => c.charCodeAt(0));
 
 /** The `<h>` of KUBE-SVC/SVL/EXT/FW/XLB-<h>: `portName` is `ns/name:port` (1.11) or `ns/name[:port]`. */
 export function portProtoHash(portName: string, protocol: string): string {
@@ -42,4 +73,9 @@ export function portProtoHash(portName: string, protocol: string): string {
 /** The `<h>` of KUBE-SEP-<h>; `endpoint` is `IP:port` (`[IP]:port` for IPv6). */
 export function endpointHash(portName: string, protocol: string, endpoint: string): string {
   return hash16(portName + protocol + endpoint);
+}
+
+/** `KUBE-SEP-<h>` (`endpointHash`'s `<h>`), made as one string. */
+export function endpointChainName(portName: string, protocol: string, endpoint: string): string {
+  return hash16(portName + protocol + endpoint, "KUBE-SEP-");
 }

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { intBelow, randomMac } from "../../core/choose.ts";
 import type { Rng } from "../../core/rng.ts";
 import type { Bridge, FdbEntry, Neighbour, NetInterface, Netns, Route } from "../../model/node.ts";
@@ -45,6 +45,32 @@ export interface NodeNetwork {
 }
 
 const UP = ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"];
+const BRIDGE_VETH_FLAGS = ["BROADCAST", "UP", "LOWER_UP"];
+
+/** Transparent mode: every pod's routes and gateway neighbour (with the default veth MAC) are the same. */
+const TRANSPARENT_POD_ROUTES: readonly Route[] = [
+  {
+    dst: "default",
+    gateway: TRANSPARENT_GATEWAY,
+    dev: "eth0",
+    proto: null,
+    scope: null,
+    src: null,
+    metric: null,
+  },
+  {
+    dst: TRANSPARENT_GATEWAY,
+    gateway: null,
+    dev: "eth0",
+    proto: null,
+    scope: "link",
+    src: null,
+    metric: null,
+  },
+];
+const TRANSPARENT_POD_NEIGHBOURS: readonly Neighbour[] = [
+  { ip: TRANSPARENT_GATEWAY, mac: TRANSPARENT_VETH_MAC, dev: "eth0", state: "PERMANENT" },
+];
 
 function iface(partial: Partial<NetInterface> & Pick<NetInterface, "index" | "name" | "mac">): NetInterface {
   return {
@@ -61,6 +87,38 @@ function iface(partial: Partial<NetInterface> & Pick<NetInterface, "index" | "na
   };
 }
 
+/**
+ * A veth end, as `iface` would make it (same fields in the same order), without the spread: a
+ * node makes two per pod.
+ */
+function veth2(
+  index: number,
+  name: string,
+  mac: string,
+  flags: readonly string[],
+  master: string | null,
+  peer: NetInterface["peer"],
+  addresses: NetInterface["addresses"],
+): NetInterface {
+  return {
+    kind: "veth",
+    mtu: 1500,
+    qdisc: "noqueue",
+    flags,
+    operState: "UP",
+    master,
+    peer,
+    qlen: 1000,
+    addresses,
+    index,
+    name,
+    mac,
+  };
+}
+
+/** Every namespace's `lo` is the same: one shared object (the model is read-only). */
+const LOOPBACK: NetInterface = loopback();
+
 function loopback(): NetInterface {
   return iface({
     index: 1,
@@ -76,7 +134,7 @@ function loopback(): NetInterface {
 
 /** `azv` + the first 11 hex digits of SHA-1 of the endpoint key (ACN generateVethName). */
 export function vethName(key: string): string {
-  return `azv${createHash("sha1").update(key).digest("hex").slice(0, 11)}`;
+  return `azv${hash("sha1", key, "hex").slice(0, 11)}`;
 }
 
 export function buildNodeNetwork(input: NodeNetworkInput): NodeNetwork {
@@ -84,7 +142,7 @@ export function buildNodeNetwork(input: NodeNetworkInput): NodeNetwork {
   const bridgeMode = mode === "bridge";
   const gateway = nth(subnet, 1);
   const prefix = subnet.prefix;
-  const hostIfs: NetInterface[] = [loopback()];
+  const hostIfs: NetInterface[] = [LOOPBACK];
   const nodeAddr = {
     family: 4 as const,
     address: input.nodeIp,
@@ -166,6 +224,21 @@ export function buildNodeNetwork(input: NodeNetworkInput): NodeNetwork {
     localTwice(1, input.nodeMac);
     fdb.push({ portNo: 1, mac: AZURE_VIRTUAL_MAC, isLocal: false, ageing: intBelow(rng, 300) / 100 });
   }
+  // What every pod's namespace has alike is built once and shared.
+  const subnetDst = `${nth(subnet, 0)}/${prefix}`;
+  const bridgePodDefault: Route = {
+    dst: "default",
+    gateway,
+    dev: "eth0",
+    proto: null,
+    scope: null,
+    src: null,
+    metric: null,
+  };
+  const bridgePodNeighbours: readonly Neighbour[] = [
+    { ip: gateway, mac: AZURE_VIRTUAL_MAC, dev: "eth0", state: "REACHABLE" },
+  ];
+  const podFlags = bridgeMode ? BRIDGE_VETH_FLAGS : UP;
   const vethOf = new Map<string, string>();
   const used = new Set(hostIfs.map((i) => i.index));
   input.pods.forEach((rt, n) => {
@@ -184,37 +257,31 @@ export function buildNodeNetwork(input: NodeNetworkInput): NodeNetwork {
     const podMac = pin?.mac ?? randomMac(rng);
     const vethMac = pin?.vethMac ?? (bridgeMode ? randomMac(rng) : TRANSPARENT_VETH_MAC);
     hostIfs.push(
-      iface({
-        index: hostIndex,
-        name: veth,
-        kind: "veth",
-        mac: vethMac,
-        flags: bridgeMode ? ["BROADCAST", "UP", "LOWER_UP"] : UP,
-        master: bridgeMode ? "azure0" : null,
-        peer: { index: podIndex, netnsId: n },
-      }),
+      veth2(
+        hostIndex,
+        veth,
+        vethMac,
+        podFlags,
+        bridgeMode ? "azure0" : null,
+        { index: podIndex, netnsId: n },
+        [],
+      ),
     );
     const podIp = rt.pod.podIP;
     podNetns.push({
       id: key,
       interfaces: [
-        loopback(),
-        iface({
-          index: podIndex,
-          name: "eth0",
-          kind: "veth",
-          mac: podMac,
-          flags: bridgeMode ? ["BROADCAST", "UP", "LOWER_UP"] : UP,
-          peer: { index: hostIndex, netnsId: 0 },
-          // Azure CNI assigns the pod address with the subnet's prefix and no broadcast (seed line 219).
-          addresses: [{ family: 4, address: podIp, prefixLength: prefix, broadcast: null, scope: "global" }],
-        }),
+        LOOPBACK,
+        // Azure CNI assigns the pod address with the subnet's prefix and no broadcast (seed line 219).
+        veth2(podIndex, "eth0", podMac, podFlags, null, { index: hostIndex, netnsId: 0 }, [
+          { family: 4, address: podIp, prefixLength: prefix, broadcast: null, scope: "global" },
+        ]),
       ],
       routes: bridgeMode
         ? [
-            { dst: "default", gateway, dev: "eth0", proto: null, scope: null, src: null, metric: null },
+            bridgePodDefault,
             {
-              dst: `${nth(subnet, 0)}/${prefix}`,
+              dst: subnetDst,
               gateway: null,
               dev: "eth0",
               proto: "kernel",
@@ -223,29 +290,12 @@ export function buildNodeNetwork(input: NodeNetworkInput): NodeNetwork {
               metric: null,
             },
           ]
-        : [
-            {
-              dst: "default",
-              gateway: TRANSPARENT_GATEWAY,
-              dev: "eth0",
-              proto: null,
-              scope: null,
-              src: null,
-              metric: null,
-            },
-            {
-              dst: TRANSPARENT_GATEWAY,
-              gateway: null,
-              dev: "eth0",
-              proto: null,
-              scope: "link",
-              src: null,
-              metric: null,
-            },
-          ],
+        : TRANSPARENT_POD_ROUTES,
       neighbours: bridgeMode
-        ? [{ ip: gateway, mac: AZURE_VIRTUAL_MAC, dev: "eth0", state: "REACHABLE" }]
-        : [{ ip: TRANSPARENT_GATEWAY, mac: vethMac, dev: "eth0", state: "PERMANENT" }],
+        ? bridgePodNeighbours
+        : vethMac === TRANSPARENT_VETH_MAC
+          ? TRANSPARENT_POD_NEIGHBOURS
+          : [{ ip: TRANSPARENT_GATEWAY, mac: vethMac, dev: "eth0", state: "PERMANENT" }],
     });
     if (bridgeMode) {
       neighbours.push({ ip: podIp, mac: podMac, dev: "azure0", state: "PERMANENT" });

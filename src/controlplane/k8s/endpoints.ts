@@ -30,6 +30,8 @@ function address(pod: Pod): EndpointAddress {
   };
 }
 
+const NO_OWNERS: Endpoints["meta"]["ownerReferences"] = [];
+
 const byIp = (a: EndpointAddress, b: EndpointAddress) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0);
 
 /**
@@ -57,10 +59,16 @@ function selected(
   namespace: string,
   selector: Readonly<Record<string, string>>,
 ): Pod[] {
-  const first = Object.entries(selector)[0];
+  const entries = Object.entries(selector);
+  const first = entries[0];
   if (!first) return [];
   const candidates = index.get(labelKey(namespace, first[0], first[1])) ?? [];
-  return candidates.filter((p) => selectorMatches(selector, p.meta.labels));
+  // selectorMatches, with the selector's entries taken once rather than per candidate.
+  return candidates.filter((p) => {
+    const labels = p.meta.labels;
+    for (const [k, v] of entries) if (labels[k] !== v) return false;
+    return true;
+  });
 }
 
 export function buildEndpoints(
@@ -69,10 +77,20 @@ export function buildEndpoints(
   apiServer: { readonly ip: string; readonly port: number },
 ): Endpoints[] {
   const index = podIndex(pods);
+  // A pod behind several services is one address object, shared by their Endpoints (read-only).
+  const addresses = new Map<Pod, EndpointAddress>();
+  const addressOf = (pod: Pod): EndpointAddress => {
+    let a = addresses.get(pod);
+    if (a === undefined) {
+      a = address(pod);
+      addresses.set(pod, a);
+    }
+    return a;
+  };
   return services
     .filter((s) => s.type !== "ExternalName")
     .map((s): Endpoints => {
-      const meta = { ...s.meta, ownerReferences: [] };
+      const meta = { ...s.meta, ownerReferences: NO_OWNERS };
       if (s.selector === null) {
         if (s.meta.namespace === "default" && s.meta.name === "kubernetes") {
           return {
@@ -89,14 +107,14 @@ export function buildEndpoints(
         return { meta, subsets: [] };
       }
       const matching = selected(index, s.meta.namespace, s.selector);
-      const ready = matching
-        .filter((p) => p.ready && p.phase === "Running")
-        .map(address)
-        .sort(byIp);
-      const notReady = matching
-        .filter((p) => p.podIP !== "" && !(p.ready && p.phase === "Running"))
-        .map(address)
-        .sort(byIp);
+      const ready: EndpointAddress[] = [];
+      const notReady: EndpointAddress[] = [];
+      for (const p of matching) {
+        if (p.ready && p.phase === "Running") ready.push(addressOf(p));
+        else if (p.podIP !== "") notReady.push(addressOf(p));
+      }
+      sortInPlace(ready, byIp);
+      sortInPlace(notReady, byIp);
       if (ready.length + notReady.length === 0) return { meta, subsets: [] };
       const sample = matching[0] as Pod;
       const ports = s.ports.flatMap((p): EndpointPort[] => {
@@ -105,4 +123,21 @@ export function buildEndpoints(
       });
       return { meta, subsets: [{ addresses: ready, notReadyAddresses: notReady, ports }] };
     });
+}
+
+/** Sorts in place, stably; by insertion for short lists (Array#sort allocates a work copy per call). */
+function sortInPlace<T>(list: T[], cmp: (a: T, b: T) => number): void {
+  if (list.length > 16) {
+    list.sort(cmp);
+    return;
+  }
+  for (let i = 1; i < list.length; i++) {
+    const x = list[i] as T;
+    let j = i - 1;
+    while (j >= 0 && cmp(list[j] as T, x) > 0) {
+      list[j + 1] = list[j] as T;
+      j--;
+    }
+    list[j + 1] = x;
+  }
 }

@@ -14,6 +14,9 @@ import type { DesiredWorkload } from "./desired.ts";
  * free one: a seeded choice here). hostNetwork pods use the node's IP.
  */
 
+const NO_ANNOTATIONS: Pod["meta"]["annotations"] = {};
+const NO_OWNERS: Pod["meta"]["ownerReferences"] = [];
+
 export const SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
 
 export interface PodsInput {
@@ -35,9 +38,15 @@ export interface PodsResult {
 
 export function buildPods(input: PodsInput): PodsResult {
   const { rng, nodes } = input;
-  const freeIps = new Map(nodes.map((n) => [n.name, new Set(n.podIps)]));
+  // Each node's free addresses in the order a Set of them would iterate (first appearance, minus
+  // those taken): the seeded pick indexes into that order.
+  const freeIps = new Map(nodes.map((n) => [n.name, [...new Set(n.podIps)]]));
+  const take = (free: string[], ip: string): void => {
+    const i = free.indexOf(ip);
+    if (i >= 0) free.splice(i, 1);
+  };
   // Pinned addresses are reserved before anything is drawn, so no random pick can take them.
-  for (const pin of input.pins) if (pin.ip) for (const free of freeIps.values()) free.delete(pin.ip);
+  for (const pin of input.pins) if (pin.ip) for (const free of freeIps.values()) take(free, pin.ip);
   // Pods per node, by the node's place in `nodes` (the scheduler scan below runs once per pod).
   const load = new Array<number>(nodes.length).fill(0);
   const indexOf = new Map(nodes.map((n, i) => [n.name, i]));
@@ -50,14 +59,16 @@ export function buildPods(input: PodsInput): PodsResult {
   const deployments: Deployment[] = [];
   const pods: Pod[] = [];
   const podPins = new Map<string, PodPin>();
-  const uid = (key: string) => input.uidPins[key] ?? uuidV4(rng);
+  // Looked up only when there are pins (building every key would cost a string per object).
+  const anyUidPin = Object.keys(input.uidPins).length > 0;
+  const uid = (key: () => string) => (anyUidPin ? input.uidPins[key()] : undefined) ?? uuidV4(rng);
 
   const place = (
     w: DesiredWorkload,
     name: string,
     node: PoolNode,
     pin: PodPin | undefined,
-    owner: { kind: string; name: string; uid: string },
+    owners: Pod["meta"]["ownerReferences"],
     labels: Readonly<Record<string, string>> = w.templateLabels,
   ) => {
     let podIP = node.ip;
@@ -65,13 +76,13 @@ export function buildPods(input: PodsInput): PodsResult {
     // ("Too many pods"), leave it Pending, unscheduled and without an address.
     let pending = false;
     if (!w.hostNetwork) {
-      const free = freeIps.get(node.name) as Set<string>;
+      const free = freeIps.get(node.name) as string[];
       if (pin?.ip) podIP = pin.ip;
-      else if (free.size === 0) pending = true;
+      else if (free.length === 0) pending = true;
       else {
-        const list = [...free];
-        podIP = list[intBelow(rng, list.length)] as string;
-        free.delete(podIP);
+        const i = intBelow(rng, free.length);
+        podIP = free[i] as string;
+        free.splice(i, 1);
       }
       if (!pending) {
         const i = indexOf.get(node.name) as number;
@@ -84,11 +95,11 @@ export function buildPods(input: PodsInput): PodsResult {
       meta: {
         name,
         namespace: w.namespace,
-        uid: pin?.uid ?? uid(`Pod/${key}`),
+        uid: pin?.uid ?? uid(() => `Pod/${key}`),
         labels,
-        annotations: {},
+        annotations: NO_ANNOTATIONS,
         createdAt: w.createdAt,
-        ownerReferences: owner.kind ? [owner] : [],
+        ownerReferences: owners,
       },
       nodeName: pending ? "" : node.name,
       hostNetwork: w.hostNetwork,
@@ -118,21 +129,17 @@ export function buildPods(input: PodsInput): PodsResult {
     const owner = `${w.namespace}/${w.name}`;
     const pins = pinsByOwner.get(owner) ?? [];
     if (w.kind === "DaemonSet") {
-      const dsUid = uid(`DaemonSet/${owner}`);
+      const dsOwners = [{ kind: "DaemonSet", name: w.name, uid: uid(() => `DaemonSet/${owner}`) }];
       nodes.forEach((node, i) => {
         const pin = pins.find((p) => p.node === node.name) ?? pins[i];
         const name = pin?.name ?? `${w.name}-${fromAlphabet(rng, SAFE_ALPHABET, 5)}`;
-        place(w, name, node, pin, { kind: "DaemonSet", name: w.name, uid: dsUid });
+        place(w, name, node, pin, dsOwners);
       });
       continue;
     }
     if (w.kind === "Pod") {
       const pin = pins[0];
-      place(w, w.name, pin?.node ? nodeNamed(pin.node, owner) : leastLoaded(), pin, {
-        kind: "",
-        name: "",
-        uid: "",
-      });
+      place(w, w.name, pin?.node ? nodeNamed(pin.node, owner) : leastLoaded(), pin, NO_OWNERS);
       continue;
     }
     // Deployment → ReplicaSet `<name>-<hash>` → pods.
@@ -140,7 +147,7 @@ export function buildPods(input: PodsInput): PodsResult {
     const hash = pinnedName?.startsWith(`${w.name}-`)
       ? (pinnedName.slice(w.name.length + 1).split("-")[0] as string)
       : fromAlphabet(rng, SAFE_ALPHABET, 9 + intBelow(rng, 2));
-    const depUid = uid(`Deployment/${owner}`);
+    const depUid = uid(() => `Deployment/${owner}`);
     deployments.push({
       meta: {
         name: w.name,
@@ -158,22 +165,16 @@ export function buildPods(input: PodsInput): PodsResult {
       template: { labels: w.templateLabels, containers: w.containers },
     });
     const rsName = `${w.name}-${hash}`;
-    const rsUid = uid(`ReplicaSet/${w.namespace}/${rsName}`);
+    // The ReplicaSet's pods share one owner list and one label set (the model is read-only).
+    const rsOwners = [
+      { kind: "ReplicaSet", name: rsName, uid: uid(() => `ReplicaSet/${w.namespace}/${rsName}`) },
+    ];
+    const podLabels = { ...w.templateLabels, "pod-template-hash": hash };
     for (let r = 0; r < w.replicas; r++) {
       const pin = pins[r];
       const name = pin?.name ?? `${rsName}-${fromAlphabet(rng, SAFE_ALPHABET, 5)}`;
       const node = pin?.node ? nodeNamed(pin.node, owner) : leastLoaded();
-      place(
-        w,
-        name,
-        node,
-        pin,
-        { kind: "ReplicaSet", name: rsName, uid: rsUid },
-        {
-          ...w.templateLabels,
-          "pod-template-hash": hash,
-        },
-      );
+      place(w, name, node, pin, rsOwners, podLabels);
     }
   }
   return { deployments, pods, podPins };

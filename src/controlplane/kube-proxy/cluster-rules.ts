@@ -1,6 +1,6 @@
 import type { Chain, Rule, RulesetFile, Table } from "../../model/netfilter/ruleset.ts";
 import { BUILTIN_CHAINS } from "../../model/netfilter/ruleset.ts";
-import { newChainRules, type TableKey } from "./ir.ts";
+import { type ChainRules, newChainRules, type TableKey } from "./ir.ts";
 import {
   byName,
   type ClusterRulesInput,
@@ -45,6 +45,12 @@ export interface ClusterRules {
   readonly base: readonly BaseTable[];
   /** Rulesets already built, by the node-dependent inputs that made them (`nodeKey`). */
   readonly built: Map<string, RulesetFile>;
+  /**
+   * One node-dependent service port's rules, by its index and what it reads of the node (which
+   * endpoints are local, and the node's IP if it has source ranges): most nodes have none of a
+   * service's few endpoints, so they share one writing of it.
+   */
+  readonly written: Map<string, ChainRules>;
 }
 
 /** One table with every writer applied except the node-dependent service ports. */
@@ -109,6 +115,7 @@ export function clusterRules(input: ClusterRulesInput): ClusterRules {
     ),
     base,
     built: new Map(),
+    written: new Map(),
   };
 }
 
@@ -153,8 +160,16 @@ function nodeDependentRules(cluster: ClusterRules, node: NodeIdentity): Map<Tabl
   const writer: ProxyWriter = proxyWriter(cluster.input, cluster.ports, node.nodeIP);
   const out = new Map<TableKey, Map<string, Piece[]>>();
   cluster.perNode.forEach((i, n) => {
-    const one = newChainRules();
-    writer.servicePort(onNode(cluster.ports[i] as ServicePortInfo, node.nodeName), one);
+    const sp = cluster.ports[i] as ServicePortInfo;
+    let key = `${i}|`;
+    for (const e of sp.endpoints) key += e.nodeName === node.nodeName ? "1" : "0";
+    if (sp.service.loadBalancerSourceRanges.length > 0) key += `|${node.nodeIP}`;
+    let one = cluster.written.get(key);
+    if (one === undefined) {
+      one = newChainRules();
+      writer.servicePort(onNode(sp, node.nodeName), one);
+      cluster.written.set(key, one);
+    }
     for (const [t, chains] of one.chains) {
       let m = out.get(t);
       if (!m) {
@@ -174,17 +189,15 @@ function nodeDependentRules(cluster: ClusterRules, node: NodeIdentity): Map<Tabl
 /** The base table with the node's rules spliced in; the base Table itself when they add nothing. */
 function withNodeRules(b: BaseTable, written: Map<string, Piece[]> | undefined): Table {
   if (!written || written.size === 0) return b.table;
-  const chains = b.table.chains.slice();
-  const added: Chain[] = [];
+  const base = b.table.chains;
+  const replaced: { at: number; chain: Chain }[] = [];
+  const added: { at: number; chain: Chain }[] = [];
   for (const [name, pieces] of written) {
     const i = lowerBound(b.userNames, name);
     if (b.userNames[i] !== name) {
-      added.push(
-        userChain(
-          name,
-          pieces.flatMap((p) => p.rules),
-        ),
-      );
+      const rules: Rule[] = [];
+      for (const p of pieces) for (const r of p.rules) rules.push(r);
+      added.push({ at: b.builtins + i, chain: userChain(name, rules) });
       continue;
     }
     const cuts = b.cuts.get(name);
@@ -193,11 +206,32 @@ function withNodeRules(b: BaseTable, written: Map<string, Piece[]> | undefined):
         `kube-proxy rules: chain ${name} is written by a node-dependent service port and another writer`,
       );
     const at = b.builtins + i;
-    chains[at] = userChain(name, spliced((chains[at] as Chain).rules, cuts, pieces));
+    replaced.push({ at, chain: userChain(name, spliced((base[at] as Chain).rules, cuts, pieces)) });
   }
-  if (added.length === 0) return { ...b.table, chains };
-  added.sort((x, y) => byName(x.name, y.name));
-  return { ...b.table, chains: withAdded(chains, b, added) };
+  added.sort((x, y) => byName(x.chain.name, y.chain.name));
+  replaced.sort((x, y) => x.at - y.at);
+  // One pass, into an array of the final size: the nat table has a chain per endpoint, and every
+  // node with its own rules gets its own copy of the list.
+  const chains = new Array<Chain>(base.length + added.length);
+  let k = 0;
+  let next = 0;
+  let from = 0;
+  // Base chains up to each added chain's place (copied in runs), the added chain, and so on.
+  const copyTo = (end: number): void => {
+    for (let i = from; i < end; i++) chains[k++] = base[i] as Chain;
+    from = end;
+  };
+  for (const a of added) {
+    copyTo(a.at);
+    chains[k++] = a.chain;
+  }
+  copyTo(base.length);
+  // The replaced chains, each moved by the added chains before it.
+  for (const r of replaced) {
+    while (next < added.length && (added[next] as { at: number }).at <= r.at) next++;
+    chains[r.at + next] = r.chain;
+  }
+  return { ...b.table, chains };
 }
 
 /** The base rules with each piece inserted where its service port's rules would have been written. */
@@ -212,20 +246,6 @@ function spliced(base: readonly Rule[], cuts: Int32Array, pieces: readonly Piece
   }
   for (let i = from; i < base.length; i++) out.push(base[i] as Rule);
   return out;
-}
-
-/** `chains` (the base table's order) with the sorted `added` chains merged in by name. */
-function withAdded(chains: readonly Chain[], b: BaseTable, added: readonly Chain[]): Chain[] {
-  // Whole runs are copied with slice/concat: one native copy per run, not a push per chain.
-  const runs: Chain[][] = [];
-  let from = 0;
-  for (const c of added) {
-    const to = b.builtins + lowerBound(b.userNames, c.name);
-    runs.push(chains.slice(from, to), [c]);
-    from = to;
-  }
-  runs.push(chains.slice(from));
-  return ([] as Chain[]).concat(...runs);
 }
 
 /** The first index in the sorted `names` whose name is not before `name`. */

@@ -36,8 +36,26 @@ export function net(text: string): IpNet {
   return n;
 }
 
+/**
+ * `-s`/`-d` values, shared per text and sense: a cluster's rules name each pod IP (SEP rules,
+ * DNATs) and cluster IP several times. Bounded, so a long-lived process keeps only the recent ones.
+ */
+const ADDR_CACHE: readonly [Map<string, AddrSpec>, Map<string, AddrSpec>] = [new Map(), new Map()];
+const CACHE_LIMIT = 1 << 17;
+
+export function addrSpec(text: string, invert: boolean): AddrSpec {
+  const cache = ADDR_CACHE[invert ? 1 : 0];
+  let a = cache.get(text);
+  if (a === undefined) {
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    a = { net: net(text), invert };
+    cache.set(text, a);
+  }
+  return a;
+}
+
 function addr(text: string | undefined, invert: boolean): AddrSpec | null {
-  return text === undefined ? null : { net: net(text), invert };
+  return text === undefined ? null : addrSpec(text, invert);
 }
 
 function iface(name: string | undefined, invert: boolean): IfaceSpec | null {
@@ -51,7 +69,44 @@ const PROTO_SPEC: Readonly<Record<Proto, ProtoSpec>> = {
   udp: { proto: PROTO_NUMBER.udp, invert: false },
   sctp: { proto: PROTO_NUMBER.sctp, invert: false },
 };
-const NO_MATCHES: readonly Match[] = [];
+export const NO_MATCHES: readonly Match[] = [];
+
+/** A rule with only the fields kube-proxy's per-service rules set, without a RuleSpec in between. */
+export function bareRule(
+  chain: string,
+  src: AddrSpec | null,
+  dst: AddrSpec | null,
+  proto: Proto | null,
+  matches: readonly Match[],
+  target: Target | null,
+): Rule {
+  return {
+    chain,
+    line: 0,
+    counters: null,
+    src,
+    dst,
+    inIface: null,
+    outIface: null,
+    proto: proto === null ? null : PROTO_SPEC[proto],
+    fragment: null,
+    matches,
+    target,
+    error: null,
+    text: null,
+  };
+}
+
+/** `[m]`, one shared array per match (for the matches many rules carry alone). */
+export function only(m: Match): readonly Match[] {
+  let list = ONLY_CACHE.get(m);
+  if (list === undefined) {
+    list = [m];
+    ONLY_CACHE.set(m, list);
+  }
+  return list;
+}
+const ONLY_CACHE = new WeakMap<Match, readonly Match[]>();
 
 export function rule(chain: string, spec: RuleSpec): Rule {
   return {
@@ -182,7 +237,20 @@ export function masquerade(randomFully = false): Target {
   return { kind: "MASQUERADE", minPort: null, maxPort: null, random: false, randomFully };
 }
 
+/** `-j DNAT --to-destination IP:port`, shared per endpoint (one pod serves several services). */
 export function dnat(ip: string, port: number): Target {
+  const key = `${ip}:${port}`;
+  let t = DNAT_CACHE.get(key);
+  if (t === undefined) {
+    if (DNAT_CACHE.size >= CACHE_LIMIT) DNAT_CACHE.clear();
+    t = newDnat(ip, port);
+    DNAT_CACHE.set(key, t);
+  }
+  return t;
+}
+const DNAT_CACHE = new Map<string, Target>();
+
+function newDnat(ip: string, port: number): Target {
   const a = parseIp(ip);
   if (a?.family !== 4) throw new Error(`kube-proxy rules: endpoint "${ip}" is not an IPv4 address`);
   return {
@@ -209,13 +277,29 @@ export function newChainRules(): ChainRules {
   return { chains: new Map() };
 }
 
-/** The chain's rule list, declaring the chain (`:CHAIN`) if it is new. */
-export function declare(out: ChainRules, table: TableKey, chain: string): Rule[] {
+/** The table's chains, declaring the table if it is new. */
+export function tableOf(out: ChainRules, table: TableKey): Map<string, Rule[]> {
   let t = out.chains.get(table);
   if (!t) {
     t = new Map();
     out.chains.set(table, t);
   }
+  return t;
+}
+
+/** The chain's rule list in `t` (a `tableOf`), declaring the chain (`:CHAIN`) if it is new. */
+export function chainIn(t: Map<string, Rule[]>, chain: string): Rule[] {
+  let rules = t.get(chain);
+  if (!rules) {
+    rules = [];
+    t.set(chain, rules);
+  }
+  return rules;
+}
+
+/** The chain's rule list, declaring the chain (`:CHAIN`) if it is new. */
+export function declare(out: ChainRules, table: TableKey, chain: string): Rule[] {
+  const t = tableOf(out, table);
   let rules = t.get(chain);
   if (!rules) {
     rules = [];

@@ -151,7 +151,10 @@ export class NodeTables {
     for (const [t, chains] of cr.chains) {
       const m = this.tableMap(t);
       const builtins = BUILTIN_CHAINS[t];
-      for (const [name, rules] of chains) m.set(name, builtins.includes(name) ? [...rules] : rules);
+      // forEach, not for-of: no [name, rules] pair per chain (kube-proxy declares one per endpoint).
+      chains.forEach((rules, name) => {
+        m.set(name, builtins.includes(name) ? [...rules] : rules);
+      });
     }
   }
 

@@ -3,9 +3,12 @@ import type { Rule } from "../../model/netfilter/ruleset.ts";
 import type { Target } from "../../model/netfilter/targets.ts";
 import {
   ACCEPT,
+  addrSpec,
   addrtype,
   type BuiltinOp,
+  bareRule,
   type ChainRules,
+  chainIn,
   comment,
   ctstate,
   DROP,
@@ -15,13 +18,16 @@ import {
   l4,
   mark,
   masquerade,
+  NO_MATCHES,
   nodePortsLastRule,
+  only,
   probability,
   REJECT,
   RETURN,
   recent,
   rule,
   setXmark,
+  tableOf,
   add as to,
 } from "./ir.ts";
 import { type ProxyWriter, writeAll } from "./proxy-writer.ts";
@@ -124,14 +130,7 @@ export function currentWriter(p: CurrentParams, large: boolean): ProxyWriter {
       to(out, "filter", localnetRule());
     },
     servicePort(sp, out) {
-      servicePort(
-        sp,
-        p,
-        large,
-        (r) => to(out, "nat", r),
-        (r) => to(out, "filter", r),
-        (c) => declare(out, "nat", c),
-      );
+      servicePort(sp, p, large, out);
     },
     tail(out) {
       const filter = (r: Rule) => to(out, "filter", r);
@@ -153,24 +152,33 @@ export function currentWriter(p: CurrentParams, large: boolean): ProxyWriter {
   };
 }
 
-const NO_COMMENT: readonly Match[] = [];
-
-interface Extra {
-  readonly src?: string;
-  readonly notSrc?: string;
-  readonly matches?: readonly Match[];
-  readonly target: Target | null;
-}
-
-function servicePort(
-  sp: ServicePortInfo,
-  p: CurrentParams,
-  large: boolean,
-  nat: (r: Rule) => void,
-  filter: (r: Rule) => void,
-  chain: (name: string) => void,
-): void {
+/**
+ * One service port's rules. The hot parts (cluster IP, balancing, endpoint chains: 17 rules per
+ * 5-endpoint service) build Rule objects directly and share what repeats: the cluster IP's address
+ * and matches, the endpoint chains' matches, and (ir.ts) addresses and DNAT targets per endpoint.
+ */
+function servicePort(sp: ServicePortInfo, p: CurrentParams, large: boolean, out: ChainRules): void {
   const { service: svc, port, name, proto, hash } = sp;
+  let natT: Map<string, Rule[]> | undefined;
+  let filterT: Map<string, Rule[]> | undefined;
+  const natChain = (c: string): Rule[] => {
+    natT ??= tableOf(out, "nat");
+    return chainIn(natT, c);
+  };
+  const filterChain = (c: string): Rule[] => {
+    filterT ??= tableOf(out, "filter");
+    return chainIn(filterT, c);
+  };
+  const nat = (r: Rule): void => {
+    natChain(r.chain).push(r);
+  };
+  const filter = (r: Rule): void => {
+    filterChain(r.chain).push(r);
+  };
+  const chain = (c: string): void => {
+    natChain(c);
+  };
+
   const externallyAccessible =
     port.nodePort !== 0 || svc.loadBalancerIngress.length > 0 || svc.externalIPs.length > 0;
   const etpLocal =
@@ -179,9 +187,10 @@ function servicePort(
   // proxy.CategorizeEndpoints without topology hints: every endpoint we get is ready.
   const usesCluster = !itpLocal || externallyAccessible;
   const usesLocal = itpLocal || (etpLocal && externallyAccessible);
-  const clusterEps = usesCluster ? sp.endpoints : [];
-  const localEps = usesLocal ? sp.endpoints.filter((e) => e.isLocal) : [];
-  const hasEndpoints = sp.endpoints.length > 0;
+  const all = sp.endpoints;
+  const clusterEps = usesCluster ? all : NO_ENDPOINTS;
+  const localEps = usesLocal ? all.filter((e) => e.isLocal) : NO_ENDPOINTS;
+  const hasEndpoints = all.length > 0;
   const reachable = usesCluster ? clusterEps : localEps;
 
   const svcChain = `KUBE-SVC-${hash}`;
@@ -199,54 +208,50 @@ function servicePort(
     hasEndpoints && svc.loadBalancerIngress.length > 0 && svc.loadBalancerSourceRanges.length > 0;
   const lbChain = usesFw ? fwChain : extChain;
 
-  let internalFilter: [Target, string] = [REJECT, `${name} has no endpoints`];
-  let externalFilter: [Target, string] = internalFilter;
-  if (hasEndpoints) {
-    if (!hasInternal) internalFilter = [DROP, `${name} has no local endpoints`];
-    if (!hasExternal) externalFilter = [DROP, `${name} has no local endpoints`];
-  }
-  const capture = (c: string, dst: string, dport: number, text: string, x: Extra) =>
-    rule(c, { ...x, dst, proto, matches: [comment(text), l4(proto, dport), ...(x.matches ?? [])] });
-  const cmt = (text: string): readonly Match[] => (large ? NO_COMMENT : [comment(text)]);
+  // What KUBE-SERVICES/KUBE-EXTERNAL-SERVICES do with traffic there is no endpoint for; only read
+  // when !hasInternal or !hasExternal, so only made then (most service ports never need it).
+  const noEndpoint: [Target, string] | null =
+    hasInternal && hasExternal
+      ? null
+      : hasEndpoints
+        ? [DROP, `${name} has no local endpoints`]
+        : [REJECT, `${name} has no endpoints`];
+  const internalFilter = noEndpoint as [Target, string];
+  const externalFilter = noEndpoint as [Target, string];
+  const servicePortMatch = l4(proto, port.port);
+  const capture = (c: string, dst: string, text: string, target: Target): Rule =>
+    bareRule(c, null, addrSpec(dst, false), proto, [comment(text), servicePortMatch], target);
 
-  // Cluster IP.
+  // Cluster IP (the same destination and matches in KUBE-SERVICES and the masquerade rule below).
+  const clusterDst = addrSpec(svc.clusterIP, false);
+  const clusterMatches = hasInternal ? [comment(`${name} cluster IP`), servicePortMatch] : NO_MATCHES;
   if (hasInternal)
-    nat(
-      capture("KUBE-SERVICES", svc.clusterIP, port.port, `${name} cluster IP`, {
-        target: jump(internalChain),
-      }),
-    );
+    nat(bareRule("KUBE-SERVICES", null, clusterDst, proto, clusterMatches, jump(internalChain)));
   else
     filter(
-      capture("KUBE-SERVICES", svc.clusterIP, port.port, internalFilter[1], { target: internalFilter[0] }),
+      bareRule(
+        "KUBE-SERVICES",
+        null,
+        clusterDst,
+        proto,
+        [comment(internalFilter[1]), servicePortMatch],
+        internalFilter[0],
+      ),
     );
 
   for (const ip of svc.externalIPs) {
-    if (hasEndpoints)
-      nat(capture("KUBE-SERVICES", ip, port.port, `${name} external IP`, { target: jump(extChain) }));
-    if (!hasExternal)
-      filter(
-        capture("KUBE-EXTERNAL-SERVICES", ip, port.port, externalFilter[1], { target: externalFilter[0] }),
-      );
+    if (hasEndpoints) nat(capture("KUBE-SERVICES", ip, `${name} external IP`, jump(extChain)));
+    if (!hasExternal) filter(capture("KUBE-EXTERNAL-SERVICES", ip, externalFilter[1], externalFilter[0]));
   }
 
   for (const lbip of svc.loadBalancerIngress) {
-    if (hasEndpoints)
-      nat(capture("KUBE-SERVICES", lbip, port.port, `${name} loadbalancer IP`, { target: jump(lbChain) }));
-    if (usesFw) {
-      filter(
-        capture("KUBE-PROXY-FIREWALL", lbip, port.port, `${name} traffic not accepted by ${fwChain}`, {
-          target: DROP,
-        }),
-      );
-    }
+    if (hasEndpoints) nat(capture("KUBE-SERVICES", lbip, `${name} loadbalancer IP`, jump(lbChain)));
+    if (usesFw)
+      filter(capture("KUBE-PROXY-FIREWALL", lbip, `${name} traffic not accepted by ${fwChain}`, DROP));
   }
   if (!hasExternal) {
-    for (const lbip of svc.loadBalancerIngress) {
-      filter(
-        capture("KUBE-EXTERNAL-SERVICES", lbip, port.port, externalFilter[1], { target: externalFilter[0] }),
-      );
-    }
+    for (const lbip of svc.loadBalancerIngress)
+      filter(capture("KUBE-EXTERNAL-SERVICES", lbip, externalFilter[1], externalFilter[0]));
   }
 
   if (port.nodePort !== 0) {
@@ -283,10 +288,14 @@ function servicePort(
   // Internal traffic: masquerade what does not come from a pod (LocalTrafficDetector by CIDR).
   if (hasInternal && p.clusterCidr !== "") {
     nat(
-      capture(internalChain, svc.clusterIP, port.port, `${name} cluster IP`, {
-        notSrc: p.clusterCidr,
-        target: jump("KUBE-MARK-MASQ"),
-      }),
+      bareRule(
+        internalChain,
+        addrSpec(p.clusterCidr, true),
+        clusterDst,
+        proto,
+        clusterMatches,
+        jump("KUBE-MARK-MASQ"),
+      ),
     );
   }
 
@@ -349,39 +358,60 @@ function servicePort(
     );
   }
 
+  const affinity = svc.sessionAffinity === "ClientIP";
   const balance = (c: string, eps: readonly EndpointInfo[]) => {
-    chain(c);
-    if (svc.sessionAffinity === "ClientIP") {
+    const n = eps.length;
+    // The chain's rules in an array of their number (pushing one by one over-allocates).
+    const rules = new Array<Rule>(affinity ? 2 * n : n);
+    let k = 0;
+    if (affinity) {
       for (const ep of eps) {
-        nat(
-          rule(c, {
-            matches: [
-              ...cmt(`${name} -> ${ep.endpoint}`),
-              recent(ep.chain, "rcheck", svc.sessionAffinityTimeoutSeconds),
-            ],
-            target: jump(ep.chain),
-          }),
-        );
+        const check = recent(ep.chain, "rcheck", svc.sessionAffinityTimeoutSeconds);
+        const matches = large ? [check] : [comment(`${name} -> ${ep.endpoint}`), check];
+        rules[k++] = bareRule(c, null, null, null, matches, jump(ep.chain));
       }
     }
-    eps.forEach((ep, i) => {
-      const stat = i < eps.length - 1 ? [probability(p.probability(eps.length - i))] : [];
-      nat(rule(c, { matches: [...cmt(`${name} -> ${ep.endpoint}`), ...stat], target: jump(ep.chain) }));
-    });
+    for (let i = 0; i < n; i++) {
+      const ep = eps[i] as EndpointInfo;
+      const stat = i < n - 1 ? probability(p.probability(n - i)) : null;
+      let matches: readonly Match[];
+      if (large) matches = stat ? only(stat) : NO_MATCHES;
+      else {
+        const text = comment(`${name} -> ${ep.endpoint}`);
+        matches = stat ? [text, stat] : [text];
+      }
+      rules[k++] = bareRule(c, null, null, null, matches, jump(ep.chain));
+    }
+    appendAll(c, rules);
+  };
+  const appendAll = (c: string, rules: Rule[]): void => {
+    natT ??= tableOf(out, "nat");
+    const list = natT.get(c);
+    if (list === undefined) natT.set(c, rules);
+    else for (const r of rules) list.push(r);
   };
   if (usesSvc) balance(svcChain, clusterEps);
   if (usesSvl) balance(svlChain, localEps);
 
+  if (reachable.length === 0) return;
+  // Every endpoint chain of this service port carries the same matches (but for affinity's name).
+  const nameMatches: readonly Match[] = large ? NO_MATCHES : [comment(name)];
+  const anyPort = l4(proto);
+  const dnatMatches: readonly Match[] = large ? only(anyPort) : [nameMatches[0] as Match, anyPort];
+  const markMasq = jump("KUBE-MARK-MASQ");
   for (const ep of reachable) {
-    chain(ep.chain);
-    nat(rule(ep.chain, { src: ep.ip, matches: cmt(name), target: jump("KUBE-MARK-MASQ") }));
-    const affinity = svc.sessionAffinity === "ClientIP" ? [recent(ep.chain, "set", null)] : [];
-    nat(
-      rule(ep.chain, {
+    appendAll(ep.chain, [
+      bareRule(ep.chain, addrSpec(ep.ip, false), null, null, nameMatches, markMasq),
+      bareRule(
+        ep.chain,
+        null,
+        null,
         proto,
-        matches: [...cmt(name), ...affinity, l4(proto)],
-        target: dnat(ep.ip, ep.port),
-      }),
-    );
+        affinity ? [...nameMatches, recent(ep.chain, "set", null), anyPort] : dnatMatches,
+        dnat(ep.ip, ep.port),
+      ),
+    ]);
   }
 }
+
+const NO_ENDPOINTS: readonly EndpointInfo[] = [];

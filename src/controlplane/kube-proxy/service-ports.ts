@@ -1,4 +1,4 @@
-import { endpointHash, portProtoHash } from "../../core/kube-hash.ts";
+import { endpointChainName, portProtoHash } from "../../core/kube-hash.ts";
 import type { Endpoints, Service, ServicePort } from "../../model/k8s.ts";
 import type { Proto } from "./ir.ts";
 
@@ -52,6 +52,7 @@ function skipped(s: Service): boolean {
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const byEndpoint = (a: EndpointInfo, b: EndpointInfo): number => cmp(a.endpoint, b.endpoint);
 
 export interface ServicePortOptions {
   readonly layout: Layout;
@@ -93,13 +94,13 @@ export function servicePorts(
             endpoint,
             nodeName: a.nodeName,
             isLocal: a.nodeName === o.nodeName,
-            chain: `KUBE-SEP-${endpointHash(name, proto, endpoint)}`,
+            chain: endpointChainName(name, proto, endpoint),
           });
         }
       }
       // 1.28's endpointslicecache sorts endpoints by the string "IP:port"; 1.11 keeps the
       // Endpoints object's order (the endpoints controller already sorts addresses by IP string).
-      if (o.layout === "current") list.sort((a, b) => cmp(a.endpoint, b.endpoint));
+      if (o.layout === "current") sortInPlace(list, byEndpoint);
       out.push({ service, port, name, proto, hash: portProtoHash(name, proto), endpoints: list });
     }
   }
@@ -164,4 +165,21 @@ export function goFixed(x: number, digits: number): string {
   if (twice > den || (twice === den && (q & 1n) === 1n)) q += 1n;
   const text = q.toString().padStart(digits + 1, "0");
   return digits === 0 ? text : `${text.slice(0, -digits)}.${text.slice(-digits)}`;
+}
+
+/** Sorts in place, stably; by insertion for short lists (Array#sort allocates a work copy per call). */
+function sortInPlace<T>(list: T[], cmp: (a: T, b: T) => number): void {
+  if (list.length > 16) {
+    list.sort(cmp);
+    return;
+  }
+  for (let i = 1; i < list.length; i++) {
+    const x = list[i] as T;
+    let j = i - 1;
+    while (j >= 0 && cmp(list[j] as T, x) > 0) {
+      list[j + 1] = list[j] as T;
+      j--;
+    }
+    list[j + 1] = x;
+  }
 }

@@ -8,15 +8,18 @@ import {
   renameSync,
   rmdirSync,
   rmSync,
+  writeFileSync,
   writeSync,
 } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 /** Everything the CLI touches outside itself, so tests can run it in-process. */
 export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly readFile: (path: string) => string;
+  /** Writes a file, creating its directory (`walk --pcap DIR`); absent: the CLI writes no files. */
+  readonly writeFile?: (path: string, data: Uint8Array | string) => void;
   /** Where a twin kept by `packetwalk up` lives; absent: the CLI keeps nothing (stateless runs). */
   readonly store?: StoreIo;
 }
@@ -152,6 +155,14 @@ export function storeDir(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd
 
 export const processIo: CliIo = {
   store: processStore(storeDir()),
+  writeFile: (path, data) => {
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, data);
+    } catch (e) {
+      throw fsError(e, "write", path);
+    }
+  },
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
   readFile: (path) => {

@@ -1,8 +1,10 @@
 import { Command, CommanderError } from "commander";
 import { registerIptables } from "./commands/iptables.ts";
 import { registerScenario } from "./commands/scenario.ts";
+import { registerTraffic } from "./commands/traffic.ts";
 import { registerTwinState } from "./commands/twin-state.ts";
 import { registerTwinTools } from "./commands/twin-tools.ts";
+import { registerWalk } from "./commands/walk.ts";
 import { CliError, type CliIo, processIo } from "./io.ts";
 
 /** The `packetwalk` command line. `run` is pure apart from `io`, so tests drive it in-process. */
@@ -40,6 +42,12 @@ Examples:
     exitCode = c;
   });
   registerTwinState(program, io, (c) => {
+    exitCode = c;
+  });
+  registerTraffic(program, io, (c) => {
+    exitCode = c;
+  });
+  registerWalk(program, io, (c) => {
     exitCode = c;
   });
   try {

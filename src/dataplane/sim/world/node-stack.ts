@@ -22,6 +22,11 @@ export class NodeStack {
   /** Pod namespaces by id (`namespace/name`). */
   readonly pods = new Map<string, NetnsL3>();
   private nowMs = 0;
+  /**
+   * Decides `statistic --mode random` for the packets it answers (true/false) instead of the RNG;
+   * null: draw as the kernel does. Exact mode over the whole world (walk-paths.ts) forces branches.
+   */
+  chooser: ((stored: number, rule: Rule, packet: Packet) => boolean | null) | null = null;
 
   constructor(
     readonly node: NodeState,
@@ -50,7 +55,8 @@ export class NodeStack {
         rng,
         forwarding: true,
         // statistic --mode random: the kernel draws get_random_u32() & 0x7fffffff below `stored`.
-        choose: (stored: number, _rule: Rule) => (rng.nextU32() & 0x7fffffff) < stored,
+        choose: (stored: number, rule: Rule) =>
+          this.chooser?.(stored, rule, input.packet) ?? (rng.nextU32() & 0x7fffffff) < stored,
       },
       input,
     );

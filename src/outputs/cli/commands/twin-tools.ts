@@ -4,7 +4,7 @@ import { runKubectl } from "../../emulate/kubectl/run.ts";
 import { runOnNode } from "../../emulate/node/run-on-node.ts";
 import type { CommandResult } from "../../emulate/types.ts";
 import type { CliIo } from "../io.ts";
-import { currentTwin } from "../state/current.ts";
+import { currentTwin, currentWorld } from "../state/current.ts";
 import { isKubectlWrite, runKubectlWrite } from "../state/kubectl-write.ts";
 
 /**
@@ -109,7 +109,9 @@ Examples:
 
   program
     .command("exec")
-    .description("run a command on a node of the twin: iptables-save, iptables -L, ip, brctl, arp, curl")
+    .description(
+      "run a command on a node of the twin: iptables-save, iptables -L, ip, brctl, arp, curl, docker, netstat; conntrack -L and tcpdump over the traffic sent with packetwalk curl/ping",
+    )
     .usage("[--scenario S] HOST -- COMMAND [ARGS...] (pipes into grep/head/tail work when quoted)")
     .option("--scenario <name>", scenarioHelp)
     .argument("<host>", "a node name or node IP")
@@ -128,6 +130,11 @@ Examples:
     .action((host: string, command: string[], opts: { scenario?: string }) => {
       const { scenario, rest, explicit } = takeScenario(command, opts.scenario);
       const words = rest[0] === "--" ? rest.slice(1) : rest;
-      emit(io, runOnNode(currentTwin(io, explicit ? scenario : undefined), host, shellLine(words)), setExit);
+      const line = shellLine(words);
+      // conntrack and tcpdump look at what the kept traffic left in the World; the rest at the twin.
+      if (/\b(conntrack|tcpdump)\b/.test(line)) {
+        const w = currentWorld(io, explicit ? scenario : undefined);
+        emit(io, runOnNode(w.twin, host, line, { world: w.world, nowUs: w.nowUs }), setExit);
+      } else emit(io, runOnNode(currentTwin(io, explicit ? scenario : undefined), host, line), setExit);
     });
 }

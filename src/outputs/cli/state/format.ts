@@ -33,7 +33,26 @@ export type Action =
       readonly replicas: number;
     }
   /** `clock advance D`: the virtual clock moves `seconds` forward. */
-  | { readonly type: "clock"; readonly at: number; readonly seconds: number };
+  | { readonly type: "clock"; readonly at: number; readonly seconds: number }
+  /**
+   * `packetwalk curl|ping`: traffic sent through the World, replayed in order with the same start
+   * (`time`, µs on the virtual clock) and `seed`, so conntrack and the captures come back the same.
+   */
+  | {
+      readonly type: "traffic";
+      readonly at: number;
+      readonly time: number;
+      readonly seed: number;
+      readonly tool: TrafficTool;
+      /** A host, node or pod name or address. */
+      readonly from: string;
+      /** curl's URL or ping's address. */
+      readonly target: string;
+      /** ping's -c (1 for curl). */
+      readonly count: number;
+    };
+
+export type TrafficTool = "curl" | "ping";
 
 export interface KeptTwin {
   readonly version: typeof STATE_VERSION;
@@ -121,9 +140,26 @@ function action(raw: unknown, i: number): Action {
       };
     case "clock":
       return { type, at, seconds: field(raw, "seconds", where, isCount, "a number of seconds") };
+    case "traffic":
+      return {
+        type,
+        at,
+        time: field(raw, "time", where, isCount, "a time in microseconds"),
+        seed: field(raw, "seed", where, isCount, "a seed"),
+        tool: field(
+          raw,
+          "tool",
+          where,
+          (v): v is TrafficTool => v === "curl" || v === "ping",
+          "curl or ping",
+        ),
+        from: field(raw, "from", where, isName, "a host, node or pod"),
+        target: field(raw, "target", where, isName, "a URL or an address"),
+        count: field(raw, "count", where, isCount, "a count"),
+      };
     default:
       throw new DamagedState(
-        `${where} is an unknown action ${JSON.stringify(type)} (known: apply, delete, scale, clock)`,
+        `${where} is an unknown action ${JSON.stringify(type)} (known: apply, delete, scale, clock, traffic)`,
       );
   }
 }

@@ -120,6 +120,7 @@ export function applyAction(objects: Map<string, DesiredObject>, a: Action): voi
       return;
     }
     case "clock":
+    case "traffic":
       return;
   }
 }

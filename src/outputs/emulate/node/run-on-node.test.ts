@@ -51,11 +51,11 @@ describe("runOnNode", () => {
   });
 
   it("names the commands it emulates when asked for another", () => {
-    const r = run("sudo tcpdump -i eth0 port 80");
+    const r = run("sudo ss -tlnp");
     assert.equal(r.exitCode, 127);
     assert.match(
       r.stderr,
-      /^packetwalk: tcpdump is not emulated on aks-nodepool1-31351229-0; supported: iptables-save,/,
+      /^packetwalk: ss is not emulated on aks-nodepool1-31351229-0; supported: iptables-save,/,
     );
   });
 

@@ -3,15 +3,21 @@ import type { Twin } from "../../../model/twin.ts";
 import type { CommandResult } from "../types.ts";
 import { arp } from "./arp.ts";
 import { brctl } from "./brctl.ts";
+import { conntrack } from "./conntrack.ts";
 import { curl } from "./curl.ts";
+import { docker } from "./docker.ts";
 import { ip } from "./ip.ts";
 import { iptablesList } from "./iptables-list.ts";
 import { iptablesSave } from "./iptables-save.ts";
+import { netstat } from "./netstat.ts";
+import type { NodeWorld } from "./node-world.ts";
 import { FILTERS, runFilter, splitPipeline, stripSudo } from "./shell.ts";
+import { tcpdump } from "./tcpdump.ts";
 
 /**
  * `packetwalk exec NODE -- CMD`: a command line run on a node of the twin, answered from the model
- * the way the real tools print it. Pure: the twin in, stdout/stderr/exit code out.
+ * the way the real tools print it. Pure: the twin in, stdout/stderr/exit code out. With a World (the
+ * traffic sent through the twin), conntrack and tcpdump show what that traffic left behind.
  */
 
 const COMMANDS = [
@@ -22,11 +28,16 @@ const COMMANDS = [
   "arp",
   "curl",
   "hostname",
+  "docker ps|inspect",
+  "netstat -l",
+  "conntrack -L",
+  "tcpdump",
+  "xargs",
   "nsenter -t PID -n",
   ...FILTERS,
 ];
 
-type Runner = (node: NodeState, args: readonly string[], twin: Twin) => CommandResult;
+type Runner = (node: NodeState, args: readonly string[], twin: Twin, world?: NodeWorld) => CommandResult;
 
 const RUNNERS: Readonly<Record<string, Runner>> = {
   "iptables-save": (node, args, twin) => iptablesSave(node, args, twin.now),
@@ -38,6 +49,10 @@ const RUNNERS: Readonly<Record<string, Runner>> = {
   arp: (node, args) => arp(node.netns[0]!, args),
   curl: (node, args, twin) => curl(node, args, twin.now),
   hostname: (node) => ({ stdout: `${node.name}\n`, stderr: "", exitCode: 0 }),
+  docker: (node, args, twin) => docker(node, args, twin.now),
+  netstat: (node, args) => netstat(node, args),
+  conntrack: (node, args, _twin, world) => conntrack(node, args, world),
+  tcpdump: (node, args, _twin, world) => tcpdump(node, args, world),
 };
 
 function notEmulated(cmd: string, node: NodeState): CommandResult {
@@ -69,16 +84,44 @@ function nsenter(node: NodeState, args: readonly string[]): CommandResult {
   return notEmulated(`${cmd} (inside nsenter)`, node);
 }
 
-function runStage(node: NodeState, twin: Twin, argv: readonly string[], input: string | null): CommandResult {
+/**
+ * `xargs [CMD [ARGS…]]`: CMD (default echo) run once with the input's blank-separated words appended
+ * (GNU xargs without -n; no quotes in our inputs). With no words GNU xargs still runs CMD once.
+ */
+function xargs(
+  node: NodeState,
+  twin: Twin,
+  args: readonly string[],
+  input: string,
+  world: NodeWorld | undefined,
+): CommandResult {
+  const words = input.split(/\s+/).filter((w) => w !== "");
+  if (args[0]?.startsWith("-"))
+    return { stdout: "", stderr: `packetwalk: xargs ${args[0]} is not emulated\n`, exitCode: 1 };
+  const cmd = args.length ? [...args] : ["echo"];
+  if (cmd[0] === "echo") return { stdout: `${words.join(" ")}\n`, stderr: "", exitCode: 0 };
+  const r = runStage(node, twin, stripSudo([...cmd, ...words]), null, world);
+  // xargs exits 123 when the command exited 1-125, 127 when it was not found.
+  return { ...r, exitCode: r.exitCode === 0 ? 0 : r.exitCode === 127 ? 127 : 123 };
+}
+
+function runStage(
+  node: NodeState,
+  twin: Twin,
+  argv: readonly string[],
+  input: string | null,
+  world?: NodeWorld,
+): CommandResult {
   const [cmd, ...args] = argv;
   if (cmd === undefined) return { stdout: "", stderr: "", exitCode: 0 };
+  if (cmd === "xargs") return xargs(node, twin, args, input ?? "", world);
   if (FILTERS.includes(cmd)) {
     const r = runFilter(argv, input ?? "");
     if (r) return r;
   }
   if (cmd === "nsenter") return nsenter(node, args);
   const runner = RUNNERS[cmd];
-  return runner ? runner(node, args, twin) : notEmulated(cmd, node);
+  return runner ? runner(node, args, twin, world) : notEmulated(cmd, node);
 }
 
 /** The node a name or one of its addresses designates. */
@@ -92,7 +135,7 @@ export function findNode(twin: Twin, host: string): NodeState | null {
   );
 }
 
-export function runOnNode(twin: Twin, host: string, command: string): CommandResult {
+export function runOnNode(twin: Twin, host: string, command: string, world?: NodeWorld): CommandResult {
   const node = findNode(twin, host);
   if (!node) {
     const known = twin.nodes.map((n) => `${n.name} (${n.ip})`).join(", ") || "none";
@@ -108,7 +151,7 @@ export function runOnNode(twin: Twin, host: string, command: string): CommandRes
   let stderr = "";
   let last: CommandResult = { stdout: "", stderr: "", exitCode: 0 };
   for (const stage of split.value) {
-    last = runStage(node, twin, stripSudo(stage), input);
+    last = runStage(node, twin, stripSudo(stage), input, world);
     stderr += last.stderr;
     input = last.stdout;
   }

@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { processIo, processStore } from "../io.ts";
+import { run } from "../main.ts";
+
+/** The CLI in-process with its kept twin in a temp directory. */
+function cliIn(dir: string) {
+  return (...args: string[]) => {
+    let stdout = "";
+    let stderr = "";
+    const code = run(args, {
+      stdout: (t) => {
+        stdout += t;
+      },
+      stderr: (t) => {
+        stderr += t;
+      },
+      readFile: processIo.readFile,
+      store: processStore(join(dir, ".packetwalk")),
+    });
+    return { code, stdout, stderr };
+  };
+}
+
+const NODE = "aks-nodepool1-31351229-0";
+
+describe("packetwalk curl/ping and the kept World", () => {
+  let dir = "";
+  let cli: ReturnType<typeof cliIn>;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "packetwalk-traffic-"));
+    cli = cliIn(dir);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("with --scenario nothing is kept: the page comes back and conntrack on a fresh World has no such flow", () => {
+    const r = cli("curl", "--scenario", "seed-cluster", "--from", "laptop", "http://51.144.176.251/");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /<h1>whereami-564765b89-\w+<\/h1>/);
+    const ct = cli(
+      "exec",
+      "--scenario",
+      "seed-cluster",
+      NODE,
+      "--",
+      "conntrack",
+      "-L",
+      "-d",
+      "51.144.176.251",
+    );
+    assert.equal(ct.stdout, "");
+    assert.match(ct.stderr, /conntrack v1\.4\.3 \(conntrack-tools\): 0 flow entries have been shown\./);
+  });
+
+  it("on a kept twin the curls are recorded and replayed: conntrack and tcpdump see them, the same each time", () => {
+    assert.equal(cli("up", "--scenario", "seed-cluster").code, 0);
+    for (let i = 0; i < 2; i++) {
+      const r = cli("curl", "--from", "laptop", "http://51.144.176.251/");
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const state = JSON.parse(readFileSync(join(dir, ".packetwalk", "state.json"), "utf8"));
+    const traffic = state.actions.filter((a: { type: string }) => a.type === "traffic");
+    assert.equal(traffic.length, 2);
+    assert.ok(traffic[1].time > traffic[0].time && traffic[0].seed !== traffic[1].seed);
+    const ct = () => cli("exec", NODE, "--", "sudo conntrack -L -d 51.144.176.251");
+    const first = ct();
+    assert.equal(first.code, 0);
+    const flows = first.stdout.trim().split("\n");
+    assert.equal(flows.length, 2);
+    for (const f of flows)
+      assert.match(
+        f,
+        /^tcp +6 \d+ TIME_WAIT src=109\.125\.120\.58 dst=51\.144\.176\.251 sport=\d+ dport=80 src=10\.13\.76\.(7|26) dst=10\.13\.76\.4 /,
+      );
+    assert.match(first.stderr, /: 2 flow entries have been shown\.\n$/);
+    assert.deepEqual(ct(), first);
+    const dump = cli("exec", NODE, "--", "tcpdump -n -i eth0 port 80 and not host 168.63.129.16");
+    assert.equal(dump.stdout.split("\n").filter((l) => / Flags \[S\],/.test(l)).length, 2);
+    // The clock moves on: the TIME_WAIT entries (120 s) are gone.
+    assert.equal(cli("clock", "advance", "5m").code, 0);
+    assert.equal(ct().stdout, "");
+  });
+
+  it("ping from the node to a pod on the kept twin", () => {
+    const r = cli("ping", "--from", NODE, "-c", "2", "10.13.76.26");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /^PING 10\.13\.76\.26 \(10\.13\.76\.26\) 56\(84\) bytes of data\.\n64 bytes from 10\.13\.76\.26: icmp_seq=1 ttl=64 time=/,
+    );
+    assert.match(r.stdout, /2 packets transmitted, 2 received, 0% packet loss/);
+    assert.equal(cli("curl", "--from", "nowhere", "http://10.0.0.1/").code, 2);
+  });
+});
