@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { run } from "../../src/outputs/cli/main.ts";
 
 /** Runs the CLI in-process with captured output; `files` stand in for the disk (else the real one). */
@@ -27,8 +28,27 @@ export function cli(
   return { code, stdout, stderr };
 }
 
-import { CliError } from "../../src/outputs/cli/io.ts";
+import { CliError, processIo, processStore } from "../../src/outputs/cli/io.ts";
 
 function require_cli_error() {
   return CliError;
+}
+
+/** The CLI in-process with a kept twin under `dir` (real node:fs, as a user's run has). */
+export function cliIn(dir: string) {
+  return (...args: string[]) => {
+    let stdout = "";
+    let stderr = "";
+    const code = run(args, {
+      stdout: (t) => {
+        stdout += t;
+      },
+      stderr: (t) => {
+        stderr += t;
+      },
+      readFile: processIo.readFile,
+      store: processStore(join(dir, ".packetwalk")),
+    });
+    return { code, stdout, stderr };
+  };
 }

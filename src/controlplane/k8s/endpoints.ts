@@ -1,3 +1,4 @@
+import { sortInPlace } from "../../core/sort.ts";
 import type { EndpointAddress, EndpointPort, Endpoints, Pod, Service } from "../../model/k8s.ts";
 
 /**
@@ -123,21 +124,4 @@ export function buildEndpoints(
       });
       return { meta, subsets: [{ addresses: ready, notReadyAddresses: notReady, ports }] };
     });
-}
-
-/** Sorts in place, stably; by insertion for short lists (Array#sort allocates a work copy per call). */
-function sortInPlace<T>(list: T[], cmp: (a: T, b: T) => number): void {
-  if (list.length > 16) {
-    list.sort(cmp);
-    return;
-  }
-  for (let i = 1; i < list.length; i++) {
-    const x = list[i] as T;
-    let j = i - 1;
-    while (j >= 0 && cmp(list[j] as T, x) > 0) {
-      list[j + 1] = list[j] as T;
-      j--;
-    }
-    list[j + 1] = x;
-  }
 }

@@ -1,4 +1,5 @@
 import { endpointChainName, portProtoHash } from "../../core/kube-hash.ts";
+import { sortInPlace } from "../../core/sort.ts";
 import type { Endpoints, Service, ServicePort } from "../../model/k8s.ts";
 import type { Proto } from "./ir.ts";
 
@@ -165,21 +166,4 @@ export function goFixed(x: number, digits: number): string {
   if (twice > den || (twice === den && (q & 1n) === 1n)) q += 1n;
   const text = q.toString().padStart(digits + 1, "0");
   return digits === 0 ? text : `${text.slice(0, -digits)}.${text.slice(-digits)}`;
-}
-
-/** Sorts in place, stably; by insertion for short lists (Array#sort allocates a work copy per call). */
-function sortInPlace<T>(list: T[], cmp: (a: T, b: T) => number): void {
-  if (list.length > 16) {
-    list.sort(cmp);
-    return;
-  }
-  for (let i = 1; i < list.length; i++) {
-    const x = list[i] as T;
-    let j = i - 1;
-    while (j >= 0 && cmp(list[j] as T, x) > 0) {
-      list[j + 1] = list[j] as T;
-      j--;
-    }
-    list[j + 1] = x;
-  }
 }

@@ -3,27 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { processIo, processStore } from "../io.ts";
-import { run } from "../main.ts";
-
-/** The CLI in-process with its kept twin in a temp directory. */
-function cliIn(dir: string) {
-  return (...args: string[]) => {
-    let stdout = "";
-    let stderr = "";
-    const code = run(args, {
-      stdout: (t) => {
-        stdout += t;
-      },
-      stderr: (t) => {
-        stderr += t;
-      },
-      readFile: processIo.readFile,
-      store: processStore(join(dir, ".packetwalk")),
-    });
-    return { code, stdout, stderr };
-  };
-}
+import { cliIn } from "../../../../test/support/cli.ts";
 
 const NODE = "aks-nodepool1-31351229-0";
 

@@ -4,29 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
+import { cliIn } from "../../../../test/support/cli.ts";
 import { parseScenario } from "../../../inputs/scenario/parse.ts";
 import { builtinPath } from "../commands/scenario.ts";
-import { processIo, processStore } from "../io.ts";
-import { run } from "../main.ts";
-
-/** The CLI in-process with its state in a temp directory (real node:fs, as a user's run has). */
-function cliIn(dir: string) {
-  return (...args: string[]) => {
-    let stdout = "";
-    let stderr = "";
-    const code = run(args, {
-      stdout: (t) => {
-        stdout += t;
-      },
-      stderr: (t) => {
-        stderr += t;
-      },
-      readFile: processIo.readFile,
-      store: processStore(join(dir, ".packetwalk")),
-    });
-    return { code, stdout, stderr };
-  };
-}
 
 /** seed-local's nginx-elb.yaml (its `later:` manifests) as a file, the way the seed applies it. */
 function nginxFile(dir: string): string {
