@@ -33,6 +33,8 @@ export function pkt(fields: Partial<Omit<Packet, "src" | "dst">> & { src: string
 
 export interface Traced {
   outcomes: TraceOutcome[];
+  /** The enumeration stopped at its cap before covering every path. */
+  truncated: boolean;
   /** Probability of each outcome as a number, in order. */
   probabilities: number[];
 }
@@ -73,11 +75,11 @@ export function trace(
     physIn: opts.physIn ?? null,
     physOut: opts.physOut ?? null,
   };
-  const { outcomes } = traceExact(rules, input, {
+  const { outcomes, truncated } = traceExact(rules, input, {
     host,
     ...(opts.now === undefined ? {} : { now: opts.now }),
   });
-  return { outcomes, probabilities: outcomes.map((o) => toNumber(o.probability)) };
+  return { outcomes, truncated, probabilities: outcomes.map((o) => toNumber(o.probability)) };
 }
 
 /** A filter table around some INPUT rules, default policy given. */

@@ -236,15 +236,19 @@ function withNodeRules(b: BaseTable, written: Map<string, Piece[]> | undefined):
 
 /** The base rules with each piece inserted where its service port's rules would have been written. */
 function spliced(base: readonly Rule[], cuts: Int32Array, pieces: readonly Piece[]): Rule[] {
-  const out: Rule[] = [];
+  // Into an array of the final size: KUBE-SERVICES has a rule per service port, copied per node.
+  let size = base.length;
+  for (const p of pieces) size += p.rules.length;
+  const out = new Array<Rule>(size);
+  let k = 0;
   let from = 0;
   for (const p of pieces) {
     const to = cuts[p.n] as number;
-    for (let i = from; i < to; i++) out.push(base[i] as Rule);
-    for (const r of p.rules) out.push(r);
+    for (let i = from; i < to; i++) out[k++] = base[i] as Rule;
+    for (const r of p.rules) out[k++] = r;
     from = to;
   }
-  for (let i = from; i < base.length; i++) out.push(base[i] as Rule);
+  for (let i = from; i < base.length; i++) out[k++] = base[i] as Rule;
   return out;
 }
 

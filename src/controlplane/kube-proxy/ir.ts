@@ -237,9 +237,11 @@ export function masquerade(randomFully = false): Target {
   return { kind: "MASQUERADE", minPort: null, maxPort: null, random: false, randomFully };
 }
 
-/** `-j DNAT --to-destination IP:port`, shared per endpoint (one pod serves several services). */
-export function dnat(ip: string, port: number): Target {
-  const key = `${ip}:${port}`;
+/**
+ * `-j DNAT --to-destination IP:port`, shared per endpoint (one pod serves several services);
+ * `key` is `IP:port` when the caller already has it.
+ */
+export function dnat(ip: string, port: number, key = `${ip}:${port}`): Target {
   let t = DNAT_CACHE.get(key);
   if (t === undefined) {
     if (DNAT_CACHE.size >= CACHE_LIMIT) DNAT_CACHE.clear();

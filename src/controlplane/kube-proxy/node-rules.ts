@@ -172,15 +172,18 @@ export class NodeTables {
     const m = this.chains.get(t);
     if (!m) return null;
     const builtins = BUILTIN_CHAINS[t as TableName];
-    const users = [...m.keys()].filter((n) => !builtins.includes(n));
+    const users: string[] = [];
+    m.forEach((_rules, name) => {
+      if (!builtins.includes(name)) users.push(name);
+    });
     users.sort(); // the default order compares UTF-16 code units: byName's order, without a callback
 
-    const chains: Chain[] = [
-      ...builtins.map(
-        (name): Chain => ({ name, policy: "ACCEPT", counters: null, line: 0, rules: m.get(name) ?? [] }),
-      ),
-      ...users.map((name) => userChain(name, m.get(name) ?? [])),
-    ];
+    // One array of the final size (the nat table has a chain per endpoint).
+    const chains = new Array<Chain>(builtins.length + users.length);
+    let k = 0;
+    for (const name of builtins)
+      chains[k++] = { name, policy: "ACCEPT", counters: null, line: 0, rules: m.get(name) ?? [] };
+    for (const name of users) chains[k++] = userChain(name, m.get(name) ?? []);
     return { name: t, line: 0, chains };
   }
 }

@@ -194,9 +194,9 @@ function servicePort(sp: ServicePortInfo, p: CurrentParams, large: boolean, out:
   const reachable = usesCluster ? clusterEps : localEps;
 
   const svcChain = `KUBE-SVC-${hash}`;
-  const svlChain = `KUBE-SVL-${hash}`;
-  const extChain = `KUBE-EXT-${hash}`;
-  const fwChain = `KUBE-FW-${hash}`;
+  // The other chain names only when the service port can use them (most are plain ClusterIPs).
+  const svlChain = itpLocal || etpLocal ? `KUBE-SVL-${hash}` : "";
+  const extChain = externallyAccessible ? `KUBE-EXT-${hash}` : "";
   const usesSvc = clusterEps.length > 0 && usesCluster;
   const usesSvl = localEps.length > 0 && usesLocal;
   const internalChain = itpLocal ? svlChain : svcChain;
@@ -206,6 +206,7 @@ function servicePort(sp: ServicePortInfo, p: CurrentParams, large: boolean, out:
   const usesExt = hasEndpoints && externallyAccessible;
   const usesFw =
     hasEndpoints && svc.loadBalancerIngress.length > 0 && svc.loadBalancerSourceRanges.length > 0;
+  const fwChain = usesFw ? `KUBE-FW-${hash}` : "";
   const lbChain = usesFw ? fwChain : extChain;
 
   // What KUBE-SERVICES/KUBE-EXTERNAL-SERVICES do with traffic there is no endpoint for; only read
@@ -408,7 +409,7 @@ function servicePort(sp: ServicePortInfo, p: CurrentParams, large: boolean, out:
         null,
         proto,
         affinity ? [...nameMatches, recent(ep.chain, "set", null), anyPort] : dnatMatches,
-        dnat(ep.ip, ep.port),
+        dnat(ep.ip, ep.port, ep.endpoint),
       ),
     ]);
   }
