@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, test } from "node:test";
+import { hasCommand } from "../../../test/support/commands.ts";
 import { formatRulesetFile } from "../../model/netfilter/save.ts";
 import type { NodeRulesInput } from "./input.ts";
 import { buildNodeRuleset } from "./node-rules.ts";
@@ -13,14 +14,7 @@ import { endpoints, port, seedInput, service } from "./testing.ts";
  */
 
 const ns = `pwk-${process.pid}`;
-const has = (cmd: string) => {
-  try {
-    execFileSync("which", [cmd], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-};
+const has = hasCommand;
 const skip =
   process.getuid?.() !== 0
     ? "needs root for network namespaces"

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { after, test } from "node:test";
+import { hasCommand } from "../../../test/support/commands.ts";
 import type { Table } from "../../model/netfilter/ruleset.ts";
 import { formatTable } from "../../model/netfilter/save.ts";
 import { parseIptablesSave } from "./parse-save.ts";
@@ -13,14 +14,7 @@ import { parseIptablesSave } from "./parse-save.ts";
  */
 
 const ns = `pwt-save-${process.pid}`;
-const has = (cmd: string) => {
-  try {
-    execFileSync("which", [cmd], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-};
+const has = hasCommand;
 const skip =
   process.getuid?.() !== 0
     ? "needs root for network namespaces"
