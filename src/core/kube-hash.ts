@@ -35,17 +35,25 @@ export function base32Std(bytes: Uint8Array): string {
  */
 function hash16(text: string, prefix = ""): string {
   // crypto.hash (Node >= 20.12) skips the Hash object a createHash chain allocates per call, and a
-  // hex string is cheaper to get than a Buffer: its first 20 digits are the 80 bits, 40 at a time.
-  const hex = hash("sha256", text, "hex");
+  // "binary" (latin1) string is the cheapest digest to get: one character per byte, read with charCodeAt.
+  const d = hash("sha256", text, "binary");
   const codes = prefix.length === 0 ? CODES16 : scratch(prefix);
   let at = prefix.length;
-  for (let h = 0; h < 20; h += 10) {
-    const x = Number.parseInt(hex.slice(h, h + 10), 16);
-    const top = Math.floor(x / 0x100000000); // bits 39..32
-    const low = x >>> 0;
-    codes[at++] = CODES[top >>> 3] as number;
-    codes[at++] = CODES[((top & 7) << 2) | (low >>> 30)] as number;
-    for (let shift = 25; shift >= 0; shift -= 5) codes[at++] = CODES[(low >>> shift) & 31] as number;
+  // The first 10 bytes (80 bits) as two groups of 5 bytes, each 8 base32 digits.
+  for (let g = 0; g < 10; g += 5) {
+    const b0 = d.charCodeAt(g);
+    const b1 = d.charCodeAt(g + 1);
+    const b2 = d.charCodeAt(g + 2);
+    const b3 = d.charCodeAt(g + 3);
+    const b4 = d.charCodeAt(g + 4);
+    codes[at++] = CODES[b0 >>> 3] as number;
+    codes[at++] = CODES[((b0 & 7) << 2) | (b1 >>> 6)] as number;
+    codes[at++] = CODES[(b1 >>> 1) & 31] as number;
+    codes[at++] = CODES[((b1 & 1) << 4) | (b2 >>> 4)] as number;
+    codes[at++] = CODES[((b2 & 15) << 1) | (b3 >>> 7)] as number;
+    codes[at++] = CODES[(b3 >>> 2) & 31] as number;
+    codes[at++] = CODES[((b3 & 3) << 3) | (b4 >>> 5)] as number;
+    codes[at++] = CODES[b4 & 31] as number;
   }
   return String.fromCharCode.apply(null, codes);
 }

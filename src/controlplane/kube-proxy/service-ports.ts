@@ -109,26 +109,19 @@ export function servicePorts(
   return out;
 }
 
-/** By namespace, name, port name, protocol, port number; each key computed once, not per comparison. */
-function sortedByKey(ports: readonly ServicePortInfo[]): ServicePortInfo[] {
-  const keyed = ports.map((sp) => ({
-    sp,
-    key: [
-      sp.service.meta.namespace,
-      sp.service.meta.name,
-      sp.port.name,
-      sp.port.protocol,
-      String(sp.port.port).padStart(5, "0"),
-    ],
-  }));
-  keyed.sort((a, b) => {
-    for (let i = 0; i < a.key.length; i++) {
-      const c = cmp(a.key[i] as string, b.key[i] as string);
-      if (c !== 0) return c;
-    }
-    return 0;
+/** By namespace, name, port name, protocol, port number (as 5-digit text: numeric order). */
+function sortedByKey(ports: ServicePortInfo[]): ServicePortInfo[] {
+  return ports.sort((a, b) => {
+    const x = a.service.meta;
+    const y = b.service.meta;
+    return (
+      cmp(x.namespace, y.namespace) ||
+      cmp(x.name, y.name) ||
+      cmp(a.port.name, b.port.name) ||
+      cmp(a.port.protocol, b.port.protocol) ||
+      a.port.port - b.port.port
+    );
   });
-  return keyed.map((k) => k.sp);
 }
 
 /** A service port as one node sees it: the same endpoints, with `isLocal` set for that node. */
