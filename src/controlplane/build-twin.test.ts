@@ -206,6 +206,79 @@ describe("control plane: unpinned scenarios", () => {
   });
 });
 
+describe("control plane: applying more objects to a kept twin", () => {
+  const base: Scenario = {
+    ...seedCluster,
+    name: "stable",
+    pins: {},
+    cluster: { ...seedCluster.cluster, nodeCount: 2, kubernetesVersion: "1.33.2", dockerBridgeCidr: null },
+  };
+  const extra: Scenario["manifests"] = [
+    {
+      source: { file: "extra.yaml", line: 1 },
+      object: {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "aaa-extra", namespace: "default" },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: "aaa-extra" } },
+          template: {
+            metadata: { labels: { app: "aaa-extra" } },
+            spec: { containers: [{ name: "c", image: "nginx", ports: [{ containerPort: 80 }] }] },
+          },
+        },
+      },
+    },
+    {
+      source: { file: "extra.yaml", line: 14 },
+      object: {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "aaa-extra", namespace: "default" },
+        spec: { type: "LoadBalancer", selector: { app: "aaa-extra" }, ports: [{ port: 80 }] },
+      },
+    },
+  ];
+  const before = buildTwin(base);
+  const after = buildTwin({ ...base, manifests: [...base.manifests, ...extra] });
+
+  it("changes no other object's random values (IPs, ports, names, UIDs, MACs, container ids)", () => {
+    // Only the new objects are new: what was there keeps every value, as in a real cluster.
+    const svc = (t: Twin) =>
+      t.k8s.services
+        .filter((s) => s.meta.name !== "aaa-extra")
+        .map((s) => [s.meta.uid, s.clusterIP, s.ports.map((p) => p.nodePort), s.loadBalancerIngress]);
+    assert.deepEqual(svc(after), svc(before));
+    const pods = (t: Twin) =>
+      t.k8s.pods
+        .filter((p) => !p.meta.name.startsWith("aaa-extra"))
+        .map((p) => [p.meta.name, p.meta.uid, p.podIP, p.nodeName]);
+    assert.deepEqual(pods(after), pods(before));
+    assert.deepEqual(
+      after.k8s.nodes.map((n) => n.uid),
+      before.k8s.nodes.map((n) => n.uid),
+    );
+    const containers = (t: Twin) =>
+      t.nodes.flatMap((n) =>
+        n.containers.filter((c) => !c.name.includes("aaa-extra")).map((c) => [c.id, c.pid]),
+      );
+    assert.deepEqual(containers(after), containers(before));
+    const macs = (t: Twin) =>
+      t.nodes.flatMap((n) =>
+        n.netns.flatMap((ns) =>
+          ns.id.includes("aaa-extra")
+            ? []
+            : ns.interfaces.map((i) => `${ns.id}/${i.name}=${i.mac}@${i.index}`),
+        ),
+      );
+    const macsAfter = new Set(macs(after));
+    for (const m of macs(before))
+      if (!m.startsWith("host/")) assert.ok(macsAfter.has(m), `${m} kept its MAC and index`);
+    assert.equal(after.k8s.pods.filter((p) => p.meta.name.startsWith("aaa-extra")).length, 2);
+  });
+});
+
 describe("control plane: more pods than the nodes hold", () => {
   it("leaves the extra pods Pending, without node or address, and out of the endpoints", () => {
     const big: Scenario = {

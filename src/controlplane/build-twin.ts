@@ -1,5 +1,5 @@
 import { intBelow, uuidV4 } from "../core/choose.ts";
-import { seededRng } from "../core/rng.ts";
+import { type Rng, streamsOf } from "../core/rng.ts";
 import type { AzureState, NetworkInterface } from "../model/azure.ts";
 import type { Node } from "../model/k8s.ts";
 import type { HealthCheckServer, Listener, NodeState } from "../model/node.ts";
@@ -38,7 +38,9 @@ export function timeline(era: "2019" | "today"): { created: number; applied: num
 }
 
 export function buildTwin(scenario: Scenario): Twin {
-  const rng = seededRng(scenario.seed);
+  // Every object draws from its own stream (core/rng.ts streamRng), so applying one more object to
+  // a kept twin changes no other object's random values.
+  const streams = streamsOf(scenario.seed);
   const { cluster, pins } = scenario;
   const era = eraOf(cluster.kubernetesVersion);
   const nodeRg = nodeResourceGroupName(scenario.resourceGroup, cluster.name, scenario.location);
@@ -53,7 +55,7 @@ export function buildTwin(scenario: Scenario): Twin {
     nodeResourceGroup: nodeRg,
     subnetId: `${vnetId}/subnets/${cluster.subnet}`,
     era: era.azureApi,
-    rng,
+    streams,
   });
 
   // Kubernetes: AKS's add-ons first, then what the user applied.
@@ -90,13 +92,13 @@ export function buildTwin(scenario: Scenario): Twin {
     pins: podPins,
     uidPins: pins.uids ?? {},
     kubeletVersion: `v${cluster.kubernetesVersion}`,
-    rng,
+    streams,
   });
   const allocated = allocateServices({
     desired: [...systemServices(system), ...user.services],
     serviceCidr: cluster.serviceCidr,
     pins,
-    rng,
+    streams,
   });
   const lb = buildLoadBalancers({
     services: allocated,
@@ -107,11 +109,12 @@ export function buildTwin(scenario: Scenario): Twin {
     era: era.azureApi,
     nodeIpConfigIds: pool.map((n) => (n.nic.ipConfigurations[0] as { id: string }).id),
     publicIpPins: pins.publicIps ?? {},
-    rng,
+    streams,
   });
   const services = withIngress(allocated, lb.ingress);
+  const apiRng = streams("ApiServer");
   const apiServer = {
-    ip: `${20 + intBelow(rng, 30)}.${intBelow(rng, 256)}.${intBelow(rng, 256)}.${1 + intBelow(rng, 254)}`,
+    ip: `${20 + intBelow(apiRng, 30)}.${intBelow(apiRng, 256)}.${intBelow(apiRng, 256)}.${1 + intBelow(apiRng, 254)}`,
     port: 443,
   };
   const endpoints = buildEndpoints(services, pods, apiServer);
@@ -146,7 +149,7 @@ export function buildTwin(scenario: Scenario): Twin {
   };
   const nodes: Node[] = pool.map((n) => ({
     name: n.name,
-    uid: pins.uids?.[`Node/${n.name}`] ?? uuidV4(rng),
+    uid: pins.uids?.[`Node/${n.name}`] ?? uuidV4(streams(`Node/${n.name}`)),
     internalIP: n.ip,
     labels: {
       agentpool: cluster.nodePoolName,
@@ -173,7 +176,8 @@ export function buildTwin(scenario: Scenario): Twin {
   const healthChecksOn = healthChecks(services, endpoints);
   const nodeStates = pool.map((n, i): NodeState => {
     const onNode = podsOf.get(n.name) ?? [];
-    const runtime = buildRuntime(onNode, pinOf, new Map(), rng);
+    const runtime = buildRuntime(onNode, pinOf, new Map(), streams);
+    const hostRng = streams(`Host/${n.name}`);
     const network = buildNodeNetwork({
       nodeIp: n.ip,
       nodeMac: n.mac,
@@ -183,10 +187,11 @@ export function buildTwin(scenario: Scenario): Twin {
       docker0Mac: pins.nodes?.[i]?.docker0Mac ?? null,
       pods: runtime.filter((r) => !r.pod.hostNetwork),
       pins: pinOf,
-      rng,
+      nodeName: n.name,
+      streams,
     });
     const kubeProxy = runtime.find((r) => r.pod.meta.name.startsWith("kube-proxy-"));
-    const kubeProxyPid = kubeProxy?.containers[0]?.pid ?? 1000 + intBelow(rng, 31000);
+    const kubeProxyPid = kubeProxy?.containers[0]?.pid ?? 1000 + intBelow(hostRng, 31000);
     const healthChecks = healthChecksOn(n.name);
     const ruleset = nodeRuleset(rules, { nodeName: n.name, nodeIP: n.ip });
     return {
@@ -196,7 +201,7 @@ export function buildTwin(scenario: Scenario): Twin {
       bridges: network.bridges,
       ruleset,
       containers: runtime.flatMap((r) => [r.sandbox, ...r.containers]),
-      listeners: listenersOn(era.layout, services, healthChecks, kubeProxyPid, rng),
+      listeners: listenersOn(era.layout, services, healthChecks, kubeProxyPid, hostRng),
       healthChecks,
       kubeProxy: { healthzPort: 10256, layout: era.layout, pid: kubeProxyPid },
     };
@@ -268,7 +273,7 @@ function listenersOn(
   services: Twin["k8s"]["services"],
   healthChecks: readonly HealthCheckServer[],
   kubeProxyPid: number,
-  rng: ReturnType<typeof seededRng>,
+  rng: Rng,
 ): Listener[] {
   const program = layout === "1.11" ? "hyperkube" : "kube-proxy";
   const kp = (port: number, proto: Listener["proto"] = "tcp6", address = "::"): Listener => ({

@@ -1,5 +1,5 @@
 import { fromAlphabet, intBelow } from "../../core/choose.ts";
-import type { Rng } from "../../core/rng.ts";
+import type { Streams } from "../../core/rng.ts";
 import type { NetworkInterface, NicIpConfiguration, VirtualMachine } from "../../model/azure.ts";
 import type { Scenario } from "../../model/scenario.ts";
 import { cidr4, nth } from "./addresses.ts";
@@ -30,14 +30,15 @@ export interface NodePoolInput {
   readonly nodeResourceGroup: string;
   readonly subnetId: string;
   readonly era: "2019" | "today";
-  readonly rng: Rng;
+  readonly streams: Streams;
 }
 
 /** Microsoft's OUI, which Azure NICs carry (the seed's azure0 bridge id 8000.000d3a28bd02). */
 const AZURE_OUI = "00:0d:3a";
 
 export function buildNodePool(input: NodePoolInput): PoolNode[] {
-  const { scenario, rng } = input;
+  const { scenario } = input;
+  const rng = input.streams("NodePool");
   const { cluster, pins } = scenario;
   const sub = scenario.subscriptionId;
   const rg = input.nodeResourceGroup;

@@ -1,5 +1,5 @@
 import { intBelow, uuidV4 } from "../../core/choose.ts";
-import type { Rng } from "../../core/rng.ts";
+import type { Rng, Streams } from "../../core/rng.ts";
 import type {
   BackendAddressPool,
   FrontendIpConfiguration,
@@ -34,7 +34,8 @@ export interface LbInput {
   readonly nodeIpConfigIds: readonly string[];
   /** `namespace/name` → public IP (pins). */
   readonly publicIpPins: Readonly<Record<string, string>>;
-  readonly rng: Rng;
+  /** The outbound frontend and each service's public IP draw from their own streams. */
+  readonly streams: Streams;
 }
 
 export interface LbResult {
@@ -55,7 +56,7 @@ export function lbPrefix(uid: string): string {
 }
 
 export function buildLoadBalancers(input: LbInput): LbResult {
-  const { rng, era } = input;
+  const { era } = input;
   const sub = input.subscriptionId;
   const rg = input.nodeResourceGroup;
   const skuName = input.sku === "standard" ? "Standard" : "Basic";
@@ -90,6 +91,7 @@ export function buildLoadBalancers(input: LbInput): LbResult {
     const rules: LoadBalancingRule[] = [];
     const probes: Probe[] = [];
     if (outbound) {
+      const rng = input.streams(`LoadBalancer/${name}/outbound`);
       const guid = uuidV4(rng);
       const pip = publicIp(sub, rg, input.location, guid, randomPublicIp(rng), skuName, {});
       publicIps.push(pip);
@@ -105,7 +107,10 @@ export function buildLoadBalancers(input: LbInput): LbResult {
       const key = `${svc.meta.namespace}/${svc.meta.name}`;
       const prefix = lbPrefix(svc.meta.uid);
       const feId = `${lbId}/frontendIPConfigurations/${prefix}`;
-      const address = input.publicIpPins[key] ?? svc.loadBalancerIngress[0] ?? randomPublicIp(rng);
+      const address =
+        input.publicIpPins[key] ??
+        svc.loadBalancerIngress[0] ??
+        randomPublicIp(input.streams(`LoadBalancer/${key}`));
       if (internal) {
         frontends.push({
           id: feId,

@@ -1,6 +1,6 @@
 import { hash } from "node:crypto";
 import { intBelow, randomMac } from "../../core/choose.ts";
-import type { Rng } from "../../core/rng.ts";
+import type { Streams } from "../../core/rng.ts";
 import type { Bridge, FdbEntry, Neighbour, NetInterface, Netns, Route } from "../../model/node.ts";
 import type { CniMode, PodPin } from "../../model/scenario.ts";
 import { broadcastOf, type Cidr4, cidr4, nth } from "../azure/addresses.ts";
@@ -34,7 +34,9 @@ export interface NodeNetworkInput {
   /** Pods with their own network namespace, in creation order. */
   readonly pods: readonly PodRuntime[];
   readonly pins: ReadonlyMap<string, PodPin>;
-  readonly rng: Rng;
+  readonly nodeName: string;
+  /** The node's own draws and each pod's (`Network/ns/name`) come from their own streams. */
+  readonly streams: Streams;
 }
 
 export interface NodeNetwork {
@@ -138,7 +140,8 @@ export function vethName(key: string): string {
 }
 
 export function buildNodeNetwork(input: NodeNetworkInput): NodeNetwork {
-  const { rng, subnet, mode } = input;
+  const { subnet, mode } = input;
+  const rng = input.streams(`Network/${input.nodeName}`);
   const bridgeMode = mode === "bridge";
   const gateway = nth(subnet, 1);
   const prefix = subnet.prefix;
@@ -254,8 +257,9 @@ export function buildNodeNetwork(input: NodeNetworkInput): NodeNetwork {
       pin?.veth ??
       vethName(bridgeMode ? `azure${rt.sandbox.id}eth0` : `${rt.pod.meta.namespace}.${rt.pod.meta.name}`);
     vethOf.set(key, veth);
-    const podMac = pin?.mac ?? randomMac(rng);
-    const vethMac = pin?.vethMac ?? (bridgeMode ? randomMac(rng) : TRANSPARENT_VETH_MAC);
+    const prng = input.streams(`Network/${key}`);
+    const podMac = pin?.mac ?? randomMac(prng);
+    const vethMac = pin?.vethMac ?? (bridgeMode ? randomMac(prng) : TRANSPARENT_VETH_MAC);
     hostIfs.push(
       veth2(
         hostIndex,
@@ -302,7 +306,7 @@ export function buildNodeNetwork(input: NodeNetworkInput): NodeNetwork {
       const portNo = ports.length + 1;
       ports.push({ name: veth, portNo });
       localTwice(portNo, vethMac);
-      fdb.push({ portNo, mac: podMac, isLocal: false, ageing: intBelow(rng, 300) / 100 });
+      fdb.push({ portNo, mac: podMac, isLocal: false, ageing: intBelow(prng, 300) / 100 });
     } else {
       routes.push({
         dst: podIp,

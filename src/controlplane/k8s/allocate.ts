@@ -15,10 +15,7 @@ export class ClusterIpAllocator {
   private readonly cidr: Cidr4;
   private readonly used = new Set<number>();
 
-  constructor(
-    serviceCidr: string,
-    private readonly rng: Rng,
-  ) {
+  constructor(serviceCidr: string) {
     this.cidr = cidr4(serviceCidr);
     this.used.add(0); // the network address
     this.used.add(this.cidr.size - 1); // and the broadcast address are never handed out
@@ -33,11 +30,12 @@ export class ClusterIpAllocator {
     return ip;
   }
 
-  next(owner: string): string {
+  /** A random free address, drawn from `rng` (the service's own stream). */
+  next(owner: string, rng: Rng): string {
     const free = this.cidr.size - this.used.size;
     if (free <= 0) throw new Error(`${owner}: the service CIDR has no free address`);
     for (;;) {
-      const off = intBelow(this.rng, this.cidr.size);
+      const off = intBelow(rng, this.cidr.size);
       if (!this.used.has(off)) {
         this.used.add(off);
         return nth(this.cidr, off);
@@ -49,8 +47,6 @@ export class ClusterIpAllocator {
 export class NodePortAllocator {
   private readonly used = new Set<number>();
 
-  constructor(private readonly rng: Rng) {}
-
   take(port: number, owner: string): number {
     if (port < NODE_PORT_MIN || port > NODE_PORT_MAX)
       throw new Error(`${owner}: node port ${port} is outside ${NODE_PORT_MIN}-${NODE_PORT_MAX}`);
@@ -59,9 +55,11 @@ export class NodePortAllocator {
     return port;
   }
 
-  next(): number {
+  next(rng: Rng): number {
+    if (this.used.size > NODE_PORT_MAX - NODE_PORT_MIN)
+      throw new Error("the node port range has no free port");
     for (;;) {
-      const port = NODE_PORT_MIN + intBelow(this.rng, NODE_PORT_MAX - NODE_PORT_MIN + 1);
+      const port = NODE_PORT_MIN + intBelow(rng, NODE_PORT_MAX - NODE_PORT_MIN + 1);
       if (!this.used.has(port)) {
         this.used.add(port);
         return port;

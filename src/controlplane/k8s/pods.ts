@@ -1,5 +1,5 @@
 import { fromAlphabet, intBelow, uuidV4 } from "../../core/choose.ts";
-import type { Rng } from "../../core/rng.ts";
+import type { Rng, Streams } from "../../core/rng.ts";
 import type { Deployment, Pod } from "../../model/k8s.ts";
 import type { PodPin } from "../../model/scenario.ts";
 import type { PoolNode } from "../azure/nodes.ts";
@@ -25,7 +25,8 @@ export interface PodsInput {
   readonly pins: readonly PodPin[];
   readonly uidPins: Readonly<Record<string, string>>;
   readonly kubeletVersion: string;
-  readonly rng: Rng;
+  /** Each workload draws from its own stream (`Deployment/ns/name`): an applied one shifts no other. */
+  readonly streams: Streams;
 }
 
 export interface PodsResult {
@@ -37,7 +38,9 @@ export interface PodsResult {
 }
 
 export function buildPods(input: PodsInput): PodsResult {
-  const { rng, nodes } = input;
+  const { nodes } = input;
+  // The current workload's stream (set at the top of the loop below).
+  let rng: Rng = input.streams("");
   // Each node's free addresses in the order a Set of them would iterate (first appearance, minus
   // those taken): the seeded pick indexes into that order.
   const freeIps = new Map(nodes.map((n) => [n.name, [...new Set(n.podIps)]]));
@@ -127,6 +130,7 @@ export function buildPods(input: PodsInput): PodsResult {
 
   for (const w of input.workloads) {
     const owner = `${w.namespace}/${w.name}`;
+    rng = input.streams(`${w.kind}/${owner}`);
     const pins = pinsByOwner.get(owner) ?? [];
     if (w.kind === "DaemonSet") {
       const dsOwners = [{ kind: "DaemonSet", name: w.name, uid: uid(() => `DaemonSet/${owner}`) }];

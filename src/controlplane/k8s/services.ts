@@ -1,5 +1,5 @@
 import { uuidV4 } from "../../core/choose.ts";
-import type { Rng } from "../../core/rng.ts";
+import type { Streams } from "../../core/rng.ts";
 import type { Service, ServicePort } from "../../model/k8s.ts";
 import type { Pins } from "../../model/scenario.ts";
 import { ClusterIpAllocator, NodePortAllocator } from "./allocate.ts";
@@ -17,15 +17,16 @@ export interface ServicesInput {
   readonly desired: readonly DesiredService[];
   readonly serviceCidr: string;
   readonly pins: Pins;
-  readonly rng: Rng;
+  /** Each service draws from its own stream (`Service/ns/name`): an applied one shifts no other. */
+  readonly streams: Streams;
 }
 
 const key = (s: DesiredService) => `${s.namespace}/${s.name}`;
 
 export function allocateServices(input: ServicesInput): Service[] {
-  const { pins, rng } = input;
-  const ips = new ClusterIpAllocator(input.serviceCidr, rng);
-  const ports = new NodePortAllocator(rng);
+  const { pins } = input;
+  const ips = new ClusterIpAllocator(input.serviceCidr);
+  const ports = new NodePortAllocator();
   const clusterIps = new Map<string, string>();
   // Fixed values first (pins, then what the manifests ask for), so random picks avoid them.
   for (const s of input.desired) {
@@ -44,17 +45,18 @@ export function allocateServices(input: ServicesInput): Service[] {
     if (hc && needsHealthCheck(s)) hcPortOf.set(key(s), ports.take(hc, `service ${key(s)} health check`));
   }
   return input.desired.map((s): Service => {
+    const rng = input.streams(`Service/${key(s)}`);
     let clusterIP = clusterIps.get(key(s)) ?? "";
     if (s.type === "ExternalName") clusterIP = "";
     else if (s.clusterIP === "None" && !clusterIP) clusterIP = "None";
-    else if (!clusterIP) clusterIP = ips.next(`service ${key(s)}`);
+    else if (!clusterIP) clusterIP = ips.next(`service ${key(s)}`, rng);
     const external = s.type === "NodePort" || s.type === "LoadBalancer";
     const servicePorts = s.ports.map((p): ServicePort => {
       const k = `${key(s)}:${p.port}`;
-      const nodePort = external ? (nodePortOf.get(k) ?? ports.next()) : 0;
+      const nodePort = external ? (nodePortOf.get(k) ?? ports.next(rng)) : 0;
       return { name: p.name, protocol: p.protocol, port: p.port, targetPort: p.targetPort, nodePort };
     });
-    const healthCheckNodePort = needsHealthCheck(s) ? (hcPortOf.get(key(s)) ?? ports.next()) : 0;
+    const healthCheckNodePort = needsHealthCheck(s) ? (hcPortOf.get(key(s)) ?? ports.next(rng)) : 0;
     return {
       meta: {
         name: s.name,

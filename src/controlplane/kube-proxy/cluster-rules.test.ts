@@ -115,8 +115,18 @@ describe("kube-proxy: the cluster's shared build equals each node's from-scratch
       "one mangle table for all nodes",
     );
     const chainsOf = (i: number) => files[i]?.dumps[0]?.tables.find((t) => t.name === "nat")?.chains ?? [];
-    const firstSep = chainsOf(0).find((c) => c.name.startsWith("KUBE-SEP-"));
-    assert.ok(firstSep && chainsOf(1).includes(firstSep), "KUBE-SEP chains are shared objects");
+    // The endpoint chains of the service ports that do not depend on the node are shared objects.
+    const perNode = new Set(shared.perNode);
+    const independent = new Set(
+      shared.ports.flatMap((sp, i) => (perNode.has(i) ? [] : sp.endpoints.map((e) => e.chain))),
+    );
+    const seps = chainsOf(0).filter((c) => independent.has(c.name));
+    assert.ok(seps.length > 0, "the scenario has node-independent endpoint chains");
+    const other = new Set(chainsOf(1));
+    assert.ok(
+      seps.every((c) => other.has(c)),
+      "KUBE-SEP chains are shared objects",
+    );
     const again = nodeRuleset(shared, {
       nodeName: twin.nodes[0]?.name ?? "",
       nodeIP: twin.nodes[0]?.ip ?? "",

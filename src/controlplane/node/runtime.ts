@@ -1,5 +1,5 @@
 import { hexString, intBelow } from "../../core/choose.ts";
-import type { Rng } from "../../core/rng.ts";
+import type { Rng, Streams } from "../../core/rng.ts";
 import type { Pod } from "../../model/k8s.ts";
 import type { DockerContainer } from "../../model/node.ts";
 import type { PodPin } from "../../model/scenario.ts";
@@ -30,11 +30,13 @@ export function buildRuntime(
   pods: readonly Pod[],
   pins: ReadonlyMap<string, PodPin>,
   extraPins: ReadonlyMap<string, { containerId?: string; pid?: number }>,
-  rng: Rng,
+  streams: Streams,
 ): PodRuntime[] {
   const usedPids = new Set<number>();
   for (const p of pins.values()) if (p.pid) usedPids.add(p.pid);
   for (const p of extraPins.values()) if (p.pid) usedPids.add(p.pid);
+  // The current pod's stream (`Runtime/ns/name`), so a pod added later changes no other's ids.
+  let rng: Rng = streams("");
   const pid = (): number => {
     for (;;) {
       const n = 1000 + intBelow(rng, 31000);
@@ -51,6 +53,7 @@ export function buildRuntime(
   return pods.map((pod): PodRuntime => {
     const key = `${pod.meta.namespace}/${pod.meta.name}`;
     const pin = pins.get(key) ?? extraPins.get(key);
+    rng = streams(`Runtime/${key}`);
     const suffix = `${pod.meta.name}_${pod.meta.namespace}_${pod.meta.uid}`;
     const sandbox: DockerContainer = {
       id: id(),
