@@ -30,10 +30,10 @@ export class ClusterIpAllocator {
     return ip;
   }
 
-  /** A random free address, drawn from `rng` (the service's own stream). */
-  next(owner: string, rng: Rng): string {
+  /** A random free address for service `key` (ns/name), drawn from `rng` (the service's own stream). */
+  next(key: string, rng: Rng): string {
     const free = this.cidr.size - this.used.size;
-    if (free <= 0) throw new Error(`${owner}: the service CIDR has no free address`);
+    if (free <= 0) throw new Error(`service ${key}: the service CIDR has no free address`);
     for (;;) {
       const off = intBelow(rng, this.cidr.size);
       if (!this.used.has(off)) {

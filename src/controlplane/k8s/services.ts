@@ -45,23 +45,23 @@ export function allocateServices(input: ServicesInput): Service[] {
     if (hc && needsHealthCheck(s)) hcPortOf.set(key(s), ports.take(hc, `service ${key(s)} health check`));
   }
   return input.desired.map((s): Service => {
-    const rng = input.streams(`Service/${key(s)}`);
-    let clusterIP = clusterIps.get(key(s)) ?? "";
+    const k = key(s);
+    const rng = input.streams(`Service/${k}`);
+    let clusterIP = clusterIps.get(k) ?? "";
     if (s.type === "ExternalName") clusterIP = "";
     else if (s.clusterIP === "None" && !clusterIP) clusterIP = "None";
-    else if (!clusterIP) clusterIP = ips.next(`service ${key(s)}`, rng);
+    else if (!clusterIP) clusterIP = ips.next(k, rng);
     const external = s.type === "NodePort" || s.type === "LoadBalancer";
     const servicePorts = s.ports.map((p): ServicePort => {
-      const k = `${key(s)}:${p.port}`;
-      const nodePort = external ? (nodePortOf.get(k) ?? ports.next(rng)) : 0;
+      const nodePort = external ? (nodePortOf.get(`${k}:${p.port}`) ?? ports.next(rng)) : 0;
       return { name: p.name, protocol: p.protocol, port: p.port, targetPort: p.targetPort, nodePort };
     });
-    const healthCheckNodePort = needsHealthCheck(s) ? (hcPortOf.get(key(s)) ?? ports.next(rng)) : 0;
+    const healthCheckNodePort = needsHealthCheck(s) ? (hcPortOf.get(k) ?? ports.next(rng)) : 0;
     return {
       meta: {
         name: s.name,
         namespace: s.namespace,
-        uid: pins.uids?.[`Service/${key(s)}`] ?? uuidV4(rng),
+        uid: pins.uids?.[`Service/${k}`] ?? uuidV4(rng),
         labels: s.labels,
         annotations: s.annotations,
         createdAt: s.createdAt,

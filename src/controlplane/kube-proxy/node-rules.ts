@@ -152,8 +152,9 @@ export class NodeTables {
       const m = this.tableMap(t);
       const builtins = BUILTIN_CHAINS[t];
       // forEach, not for-of: no [name, rules] pair per chain (kube-proxy declares one per endpoint).
+      // Built-in chain names are upper case without a dash: one character test skips most names.
       chains.forEach((rules, name) => {
-        m.set(name, builtins.includes(name) ? [...rules] : rules);
+        m.set(name, name.includes("-") || !builtins.includes(name) ? rules : [...rules]);
       });
     }
   }
@@ -174,7 +175,7 @@ export class NodeTables {
     const builtins = BUILTIN_CHAINS[t as TableName];
     const users: string[] = [];
     m.forEach((_rules, name) => {
-      if (!builtins.includes(name)) users.push(name);
+      if (name.includes("-") || !builtins.includes(name)) users.push(name);
     });
     users.sort(); // the default order compares UTF-16 code units: byName's order, without a callback
 
