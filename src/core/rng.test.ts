@@ -26,7 +26,10 @@ describe("seeded randomness", () => {
   it("draws uniformly: each of 16 buckets gets its share of 64,000 draws", () => {
     const r = streamRng(3, "uniform");
     const buckets = new Array<number>(16).fill(0);
-    for (let i = 0; i < 64_000; i++) buckets[r.nextU32() >>> 28]++;
+    for (let i = 0; i < 64_000; i++) {
+      const b = r.nextU32() >>> 28;
+      buckets[b] = (buckets[b] ?? 0) + 1;
+    }
     // Binomial(64000, 1/16): mean 4000, sd ~61; 6 sd either side.
     for (const b of buckets) assert.ok(Math.abs(b - 4000) < 370, `bucket count ${b}`);
   });
