@@ -1,26 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { cli } from "../support/cli.ts";
-import { SEED_TEXT } from "../support/seed.ts";
+import { ageing, ages, counters, expandTabs, seedLines } from "../support/seed.ts";
 
 /**
  * The seed's static outputs (what the twin shows before any traffic), printed by the CLI from the
  * built-in scenarios and compared with the seed file itself. Only what the seed shows to vary is
  * normalised: ages, packet/byte counters and bridge ageing timers.
  */
-
-const SEED = SEED_TEXT
-  // The blog pads its tables with no-break spaces.
-  .replaceAll("\u00a0", " ")
-  .split("\n");
-
-/** `count` lines printed after the `occurrence`-th seed line containing `command`. */
-function seedLines(command: string, count: number, occurrence = 1): string[] {
-  let seen = 0;
-  const at = SEED.findIndex((l) => l.includes(command) && ++seen === occurrence);
-  assert.ok(at >= 0, `the seed has no ${occurrence}. line with ${command}`);
-  return SEED.slice(at + 1, at + 1 + count).map((l) => l.replace(/lb=\$\(.*$/, "").trimEnd());
-}
 
 const NODE = "aks-nodepool1-31351229-0";
 const RG = "MC_akstest_aksPacketWalkAzure_westeurope";
@@ -34,17 +21,6 @@ function run(scenario: string, ...args: string[]): string[] {
     .split("\n")
     .map((l) => l.trimEnd());
 }
-
-/** kubectl AGE values (`24m`, `10h`) and the padding after them become one placeholder. */
-const ages = (lines: string[]) => lines.map((l) => l.replace(/(?<=\s)\d+[smhd](\s+|$)/g, "<age> ").trimEnd());
-
-/** What a terminal shows for tabs (tab stops every 8 columns): the blog shows brctl's tabs that way. */
-const expandTabs = (lines: string[]) =>
-  lines.map((l) => {
-    let out = "";
-    for (const ch of l) out += ch === "\t" ? " ".repeat(8 - (out.length % 8)) : ch;
-    return out;
-  });
 
 describe("the seed's static outputs, externalTrafficPolicy Cluster (seed-cluster)", () => {
   const S = "seed-cluster";
@@ -125,7 +101,6 @@ describe("the seed's static outputs, externalTrafficPolicy Cluster (seed-cluster
       run(S, "exec", NODE, "--", "iptables", "-t", "nat", "-L", "KUBE-MARK-MASQ"),
       seedLines("sudo iptables -t nat -L KUBE-MARK-MASQ", 3),
     );
-    const counters = (lines: string[]) => lines.map((l) => l.replace(/^\s*\S+\s+\S+ /, "<counters> "));
     assert.deepEqual(
       counters(run(S, "exec", NODE, "--", "iptables -L -t nat -v | grep -i masquerade")),
       counters(seedLines("iptables -L -t nat -v | grep -i masquerade", 3)),
@@ -139,7 +114,6 @@ describe("the seed's static outputs, externalTrafficPolicy Cluster (seed-cluster
       run(S, "exec", NODE, "--", "brctl showstp azure0 | grep azva4124965a9b"),
       seedLines("brctl showstp azure0 | grep azva4124965a9b", 1),
     );
-    const ageing = (lines: string[]) => lines.map((l) => l.replace(/\d+\.\d\d$/, "<ageing>"));
     assert.deepEqual(
       ageing(expandTabs(run(S, "exec", NODE, "--", 'brctl showmacs azure0 | grep -E "\\s+9\\s+"'))),
       ageing(seedLines("brctl showmacs azure0", 3)),

@@ -74,4 +74,26 @@ describe("packetwalk curl/ping and the kept World", () => {
     assert.match(r.stdout, /2 packets transmitted, 2 received, 0% packet loss/);
     assert.equal(cli("curl", "--from", "nowhere", "http://10.0.0.1/").code, 2);
   });
+
+  it("ping typed on the node goes through the World and is kept; without -c it stops at ^C after 3", () => {
+    const actions = () =>
+      JSON.parse(readFileSync(join(dir, ".packetwalk", "state.json"), "utf8")).actions.filter(
+        (a: { type: string }) => a.type === "traffic",
+      );
+    const before = actions().length;
+    const r = cli("exec", NODE, "--", "sudo ping 10.13.76.26");
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split("\n");
+    assert.equal(lines.filter((l) => / bytes from 10\.13\.76\.26: icmp_seq=\d ttl=64 /.test(l)).length, 3);
+    // The terminal's ^C echo takes the line ping's own newline ends (seed lines 266-268).
+    assert.deepEqual(lines.slice(4, 6), ["^C", "--- 10.13.76.26 ping statistics ---"]);
+    assert.equal(actions().length, before + 1);
+    assert.equal(actions().at(-1).from, NODE);
+    const counted = cli("exec", NODE, "--", "ping -c 2 10.13.76.26");
+    assert.match(
+      counted.stdout,
+      / ms\n\n--- 10\.13\.76\.26 ping statistics ---\n2 packets transmitted, 2 received/,
+    );
+    assert.equal(cli("exec", NODE, "--", "ping -f 10.13.76.26").code, 2);
+  });
 });

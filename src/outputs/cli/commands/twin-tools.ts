@@ -2,10 +2,13 @@ import type { Command } from "commander";
 import { runAz } from "../../emulate/az/run.ts";
 import { runKubectl } from "../../emulate/kubectl/run.ts";
 import { runOnNode } from "../../emulate/node/run-on-node.ts";
+import { splitPipeline, stripSudo } from "../../emulate/node/shell.ts";
+import { interruptedPing } from "../../emulate/node/world-traffic.ts";
 import type { CommandResult } from "../../emulate/types.ts";
 import type { CliIo } from "../io.ts";
 import { currentTwin, currentWorld } from "../state/current.ts";
 import { isKubectlWrite, runKubectlWrite } from "../state/kubectl-write.ts";
+import { sendTraffic } from "./traffic.ts";
 
 /**
  * `packetwalk kubectl|az|exec [--scenario S] ...`: the investigation commands of the seed, answered
@@ -55,6 +58,46 @@ function emit(io: CliIo, r: CommandResult, setExit: (code: number) => void): voi
 function shellLine(words: readonly string[]): string {
   if (words.length === 1) return words[0] as string;
   return words.map((w) => (/^[\w@%+=:,./|-]+$/.test(w) ? w : `'${w.replaceAll("'", `'\\''`)}'`)).join(" ");
+}
+
+/**
+ * `ping [-c N] ADDRESS` typed on a node: the echoes go through the twin's data plane like
+ * `packetwalk ping --from NODE`, and on a kept twin they are recorded. Without -c, ping runs until
+ * ^C; the user stops it after three replies, as the seed's author did (line 267).
+ */
+function pingFromNode(
+  io: CliIo,
+  host: string,
+  scenario: string | undefined,
+  args: readonly string[],
+): CommandResult {
+  let count: number | null = null;
+  const targets: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    const c = a === "-c" ? args[++i] : /^-c(\d+)$/.exec(a)?.[1];
+    if (c !== undefined) {
+      count = Number(c);
+      if (!/^\d+$/.test(c) || count < 1 || count > 1000)
+        return { stdout: "", stderr: `ping: bad number of packets to transmit.\n`, exitCode: 2 };
+    } else if (a.startsWith("-"))
+      return { stdout: "", stderr: `packetwalk: ping ${a} is not emulated (only -c)\n`, exitCode: 2 };
+    else targets.push(a);
+  }
+  const [target] = targets;
+  if (targets.length !== 1 || target === undefined)
+    return { stdout: "", stderr: "packetwalk: ping needs one destination (and only -c)\n", exitCode: 2 };
+  const opts = { from: host, ...(scenario === undefined ? {} : { scenario }) };
+  const r = sendTraffic(io, opts, "ping", target, count ?? 3);
+  return count === null ? { ...r, stdout: interruptedPing(r.stdout) } : r;
+}
+
+/** The words of a single `[sudo] ping …` command line, or null for anything else. */
+function pingWords(line: string): string[] | null {
+  const split = splitPipeline(line);
+  if (!split.ok || split.value.length !== 1) return null;
+  const argv = stripSudo(split.value[0] as string[]);
+  return argv[0] === "ping" ? argv.slice(1) : null;
 }
 
 export function registerTwinTools(program: Command, io: CliIo, setExit: (code: number) => void): void {
@@ -110,7 +153,7 @@ Examples:
   program
     .command("exec")
     .description(
-      "run a command on a node of the twin: iptables-save, iptables -L, ip, brctl, arp, curl, docker, netstat; conntrack -L and tcpdump over the traffic sent with packetwalk curl/ping",
+      "run a command on a node of the twin: iptables-save, iptables -L, ip, brctl, arp, curl, docker, netstat, apt install; conntrack -L and tcpdump over the traffic sent with packetwalk curl/ping; ping through the data plane",
     )
     .usage("[--scenario S] HOST -- COMMAND [ARGS...] (pipes into grep/head/tail work when quoted)")
     .option("--scenario <name>", scenarioHelp)
@@ -125,12 +168,18 @@ Examples:
   packetwalk exec aks-nodepool1-31351229-0 -- iptables-save
   packetwalk exec aks-nodepool1-31351229-0 -- 'iptables-save | grep whereami'
   packetwalk exec aks-nodepool1-31351229-0 -- iptables -t nat -L KUBE-MARK-MASQ
-  packetwalk exec --scenario seed-local 10.13.76.4 -- curl localhost:32364/healthz`,
+  packetwalk exec --scenario seed-local 10.13.76.4 -- curl localhost:32364/healthz
+  packetwalk exec aks-nodepool1-31351229-0 -- ping 10.13.76.26   (stopped with ^C after 3 replies)`,
     )
     .action((host: string, command: string[], opts: { scenario?: string }) => {
       const { scenario, rest, explicit } = takeScenario(command, opts.scenario);
       const words = rest[0] === "--" ? rest.slice(1) : rest;
       const line = shellLine(words);
+      const ping = pingWords(line);
+      if (ping) {
+        emit(io, pingFromNode(io, host, explicit ? scenario : undefined, ping), setExit);
+        return;
+      }
       // conntrack and tcpdump look at what the kept traffic left in the World; the rest at the twin.
       if (/\b(conntrack|tcpdump)\b/.test(line)) {
         const w = currentWorld(io, explicit ? scenario : undefined);

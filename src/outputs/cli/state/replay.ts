@@ -3,6 +3,7 @@ import type { Diagnostic } from "../../../core/diagnostic.ts";
 import { readManifestGroup } from "../../../inputs/scenario/manifests.ts";
 import { parseScenario } from "../../../inputs/scenario/parse.ts";
 import { readYaml } from "../../../inputs/scenario/yaml-source.ts";
+import type { LoadBalancer } from "../../../model/azure.ts";
 import type { Manifest, Scenario } from "../../../model/scenario.ts";
 import type { Twin } from "../../../model/twin.ts";
 import { CliError } from "../io.ts";
@@ -125,6 +126,26 @@ export function applyAction(objects: Map<string, DesiredObject>, a: Action): voi
   }
 }
 
+/**
+ * How long ARM shows a load balancer `Updating` after a LoadBalancer Service is created: the
+ * cloud provider's PUT of the whole LB. A 2019 cloud-provider-azure log times one on the `kubernetes`
+ * LB at 11 s ("reconcileLoadBalancer … lb(kubernetes) - updating" at 17:05:48.153, "finished" at
+ * 17:05:59.065; openshift/openshift-azure#1336). The seed lists the probes right after `kubectl
+ * apply` and sees every one of them Updating, the old service's too (line 491): the state is the LB's.
+ */
+export const LB_UPDATE_SECONDS = 11;
+
+/** The LB whose rules serve one of `services` (`namespace/name`) shows `Updating` on its rules and probes. */
+function updating(lb: LoadBalancer, services: ReadonlySet<string>): LoadBalancer {
+  // A rule's service is `namespace/name:port`.
+  if (!lb.loadBalancingRules.some((r) => services.has(r.service.replace(/:\d+$/, "")))) return lb;
+  return {
+    ...lb,
+    loadBalancingRules: lb.loadBalancingRules.map((r) => ({ ...r, provisioningState: "Updating" })),
+    probes: lb.probes.map((p) => ({ ...p, provisioningState: "Updating" })),
+  };
+}
+
 /** The control plane over the desired objects, observed `clock` seconds after `up`. */
 export function twinOf(scenario: Scenario, objects: ReadonlyMap<string, DesiredObject>, clock: number): Twin {
   const twin = buildTwin({ ...scenario, manifests: [...objects.values()].map((o) => o.manifest) });
@@ -154,8 +175,19 @@ export function twinOf(scenario: Scenario, objects: ReadonlyMap<string, DesiredO
     const t = times?.[i];
     return retimed(p, t === null || t === undefined ? null : up + t);
   });
+  // LoadBalancer Services created less than LB_UPDATE_SECONDS ago: their LB is still being updated.
+  const recent = new Set<string>();
+  for (const s of twin.k8s.services) {
+    const at = objects.get(key("Service", s.meta))?.at;
+    if (s.type === "LoadBalancer" && typeof at === "number" && clock - at < LB_UPDATE_SECONDS)
+      recent.add(`${s.meta.namespace}/${s.meta.name}`);
+  }
   return {
     ...twin,
+    azure:
+      recent.size === 0
+        ? twin.azure
+        : { ...twin.azure, loadBalancers: twin.azure.loadBalancers.map((lb) => updating(lb, recent)) },
     k8s: {
       ...twin.k8s,
       services: twin.k8s.services.map((s) => retimed(s, when(key("Service", s.meta)))),

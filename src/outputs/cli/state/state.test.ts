@@ -7,6 +7,7 @@ import { stringify } from "yaml";
 import { cliIn } from "../../../../test/support/cli.ts";
 import { parseScenario } from "../../../inputs/scenario/parse.ts";
 import { builtinPath } from "../commands/scenario.ts";
+import { LB_UPDATE_SECONDS } from "./replay.ts";
 
 /** seed-local's nginx-elb.yaml (its `later:` manifests) as a file, the way the seed applies it. */
 function nginxFile(dir: string): string {
@@ -79,6 +80,17 @@ describe("a kept twin", () => {
       cli("kubectl", "apply", "-f", file).stdout,
       "deployment.apps/nginx unchanged\nservice/nginx unchanged\n",
     );
+    // Right after the apply the cloud provider is still updating the LB: every probe is Updating
+    // (seed line 491), until the update is done.
+    const states = () =>
+      cli("az", ...LB)
+        .stdout.trim()
+        .split("\n")
+        .slice(2)
+        .map((l) => l.split(/ {2,}/)[5]);
+    assert.deepEqual(states(), ["Updating", "Updating"]);
+    assert.equal(cli("clock", "advance", `${LB_UPDATE_SECONDS}s`).code, 0);
+    assert.deepEqual(states(), ["Succeeded", "Succeeded"]);
     writeFileSync(file, "garbage: [");
     assert.match(cli("kubectl", "get", "svc").stdout, /^nginx +LoadBalancer /m);
     const del = cli("kubectl", "delete", "svc", "nginx");

@@ -43,17 +43,34 @@ function running(node: NodeState): DockerContainer[] {
     .map(([c]) => c);
 }
 
+/** Config.Image as dockershim set it: a tagged name, a repository's digest, or an image ID. */
+export type ConfigImage =
+  | { readonly tagged: string }
+  | { readonly digestOf: string }
+  | { readonly id: string };
+
 /**
- * The IMAGE cell. The kubelet's dockershim creates a pod's containers from the `repo@sha256:…` digest
- * it pulled, and docker's formatter (cli/command/formatter/container.go, Image()) trims a digest
- * reference to its name: `erjosito/whereami` for `erjosito/whereami:1.3` (seed line 205). Sandboxes
- * are created from the tagged pause image and keep the tag.
+ * The kubelet creates a container from the ref EnsureImageExists returns: after a pull, the image's
+ * first repo digest (`repo@sha256:…`, dockershim's getImageRef in pkg/kubelet/dockershim/docker_image.go);
+ * for an image already on the node, its ID (`sha256:…`, kuberuntime_image.go GetImageRef →
+ * ImageStatus.Id). Sandboxes are created from the tagged pause image. The model records only the spec's image, so a pod's containers are taken as pulled for it
+ * (seed line 205).
  */
-function imageCell(c: DockerContainer): string {
-  if (c.sandbox) return c.image;
+function configImage(c: DockerContainer): ConfigImage {
+  if (c.sandbox) return { tagged: c.image };
   const slash = c.image.lastIndexOf("/");
   const colon = c.image.lastIndexOf(":");
-  return colon > slash ? c.image.slice(0, colon) : c.image;
+  return { digestOf: colon > slash ? c.image.slice(0, colon) : c.image };
+}
+
+/**
+ * The IMAGE cell, as docker's formatter prints Config.Image (cli/command/formatter/container.go,
+ * Image(), truncating): an image ID as its first 12 hex digits; a digest reference trimmed to its
+ * name (`erjosito/whereami`, seed line 205); a tagged one as it is (`k8s.gcr.io/pause-amd64:3.1`).
+ */
+export function imageCell(ref: ConfigImage): string {
+  if ("id" in ref) return ref.id.replace(/^sha256:/, "").slice(0, 12);
+  return "digestOf" in ref ? ref.digestOf : ref.tagged;
 }
 
 function ps(node: NodeState, args: readonly string[], now: number): CommandResult {
@@ -74,7 +91,7 @@ function ps(node: NodeState, args: readonly string[], now: number): CommandResul
     ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
     ...list.map((c) => [
       c.id.slice(0, 12),
-      imageCell(c),
+      imageCell(configImage(c)),
       JSON.stringify(ellipsis(c.command, 20)),
       `${humanDuration(now - c.createdAt)} ago`,
       `Up ${humanDuration(now - c.createdAt)}`,

@@ -1,6 +1,7 @@
 import type { NodeState } from "../../../model/node.ts";
 import type { Twin } from "../../../model/twin.ts";
 import type { CommandResult } from "../types.ts";
+import { apt, ubuntuRelease } from "./apt.ts";
 import { arp } from "./arp.ts";
 import { brctl } from "./brctl.ts";
 import { conntrack } from "./conntrack.ts";
@@ -34,6 +35,7 @@ const COMMANDS = [
   "tcpdump",
   "xargs",
   "nsenter -t PID -n",
+  "apt install",
   ...FILTERS,
 ];
 
@@ -53,6 +55,8 @@ const RUNNERS: Readonly<Record<string, Runner>> = {
   netstat: (node, args) => netstat(node, args),
   conntrack: (node, args, _twin, world) => conntrack(node, args, world),
   tcpdump: (node, args, _twin, world) => tcpdump(node, args, world),
+  apt: (_node, args, twin) => apt("apt", args, ubuntuRelease(twin.k8s.version)),
+  "apt-get": (_node, args, twin) => apt("apt-get", args, ubuntuRelease(twin.k8s.version)),
 };
 
 function notEmulated(cmd: string, node: NodeState): CommandResult {

@@ -149,6 +149,15 @@ function tripTime(us: number): string {
   return `${whole}.${String(rest).padStart(3, "0")}`;
 }
 
+/**
+ * ping's output as a terminal shows it when ^C stops it: the tty echoes `^C` on the line after the
+ * last reply, and the newline ping's finish() prints before the statistics ends that line (iputils
+ * ping_common.c: `putchar('\n')`), where an exhausted -c leaves an empty line.
+ */
+export function interruptedPing(stdout: string): string {
+  return stdout.replace(/\n\n--- /, "\n^C\n--- ");
+}
+
 const ms3 = (us: number): string => `${Math.floor(us / 1000)}.${String(us % 1000).padStart(3, "0")}`;
 
 /**
