@@ -9,40 +9,50 @@ export interface Rng {
 
 export function seededRng(seed: number): Rng {
   // splitmix32 expands one seed into the four words of state.
-  let s = seed >>> 0;
-  const split = (): number => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-  return fromState(split(), split(), split(), split());
+  const s = (seed >>> 0) + 0x9e3779b9;
+  return new Xoshiro128(mix(s), mix(s + 0x9e3779b9), mix(s + 2 * 0x9e3779b9), mix(s + 3 * 0x9e3779b9));
 }
 
-/** xoshiro128** from its four state words (never all zero: that state is a fixed point). */
-function fromState(w0: number, w1: number, w2: number, w3: number): Rng {
-  let a = w0 >>> 0;
-  let b = w1 >>> 0;
-  let c = w2 >>> 0;
-  let d = w3 >>> 0;
-  if ((a | b | c | d) === 0) a = 1;
-  return {
-    nextU32(): number {
-      const result = Math.imul(rotl(Math.imul(b, 5) >>> 0, 7), 9) >>> 0;
-      const t = (b << 9) >>> 0;
-      c ^= a;
-      d ^= b;
-      b ^= c;
-      a ^= d;
-      c ^= t;
-      d = rotl(d, 11);
-      a >>>= 0;
-      b >>>= 0;
-      c >>>= 0;
-      return result;
-    },
-  };
+/** splitmix32's output function for the state value `x` (taken mod 2^32). */
+function mix(x: number): number {
+  let z = x >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
+/**
+ * xoshiro128** over four object fields: V8 keeps number fields unboxed and updates them in
+ * place, where closure variables above 2^30 would be a new heap number per draw (the control
+ * plane makes tens of thousands of streams and draws hundreds of thousands of values).
+ */
+class Xoshiro128 implements Rng {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+
+  constructor(w0: number, w1: number, w2: number, w3: number) {
+    this.a = w0 >>> 0;
+    this.b = w1 >>> 0;
+    this.c = w2 >>> 0;
+    this.d = w3 >>> 0;
+    // The all-zero state is a fixed point.
+    if ((this.a | this.b | this.c | this.d) === 0) this.a = 1;
+  }
+
+  nextU32(): number {
+    const b = this.b;
+    const result = Math.imul(rotl(Math.imul(b, 5) >>> 0, 7), 9) >>> 0;
+    const t = (b << 9) >>> 0;
+    const c = (this.c ^ this.a) >>> 0;
+    const d = (this.d ^ b) >>> 0;
+    this.b = (b ^ c) >>> 0;
+    this.a = (this.a ^ d) >>> 0;
+    this.c = (c ^ t) >>> 0;
+    this.d = rotl(d, 11);
+    return result;
+  }
 }
 
 function rotl(x: number, k: number): number {
@@ -58,7 +68,6 @@ function rotl(x: number, k: number): number {
  * stream only if all 128 bits collide.
  */
 export function streamRng(seed: number, label: string): Rng {
-  const base = seededRng(seed);
   let h1 = 0x811c9dc5;
   let h2 = 0x050c5d1f;
   let h3 = 0x2b992ddf;
@@ -70,7 +79,13 @@ export function streamRng(seed: number, label: string): Rng {
     h3 = Math.imul(h3 ^ c, 0x5bd1e995);
     h4 = Math.imul(h4 ^ c, 0x85ebca6b) ^ (h4 >>> 13);
   }
-  return fromState(base.nextU32() ^ h1, base.nextU32() ^ h2, base.nextU32() ^ h3, base.nextU32() ^ h4);
+  const s = (seed >>> 0) + 0x9e3779b9;
+  return new Xoshiro128(
+    mix(s) ^ h1,
+    mix(s + 0x9e3779b9) ^ h2,
+    mix(s + 2 * 0x9e3779b9) ^ h3,
+    mix(s + 3 * 0x9e3779b9) ^ h4,
+  );
 }
 
 /** The streams of one seed, by label (see `streamRng`). */
