@@ -1,11 +1,13 @@
 import type { Rng } from "../../../core/rng.ts";
 import type { Frame } from "../../../model/frame.ts";
-import { TCP } from "../../../model/packet.ts";
+import { PROTO, TCP } from "../../../model/packet.ts";
 import type { TcpApp } from "./app.ts";
 import { responseComplete } from "./http.ts";
+import { ICMP } from "./icmp.ts";
 import type { OsProfile } from "./os-profile.ts";
+import { isIcmpError, parseQuote } from "./quote.ts";
 import { frameDst, frameSrc, type SockAddr, sameAddr, utf8 } from "./segment.ts";
-import { resetFor, TcpConnection, type TcpConnState } from "./tcp-connection.ts";
+import { resetFor, seqGt, TcpConnection, type TcpConnState } from "./tcp-connection.ts";
 
 /**
  * A whole TCP conversation between a client and a server host on the virtual clock: handshake,
@@ -37,13 +39,26 @@ export interface ServerSpec {
   readonly profile: OsProfile;
   /** Listening TCP ports and the process behind each. */
   readonly listeners: ReadonlyMap<number, TcpApp>;
+  /**
+   * The listener for a local address when it depends on the address (a server standing for many
+   * namespaces: connect.ts); null: the port is closed there. Overrides `listeners`.
+   */
+  readonly listenerAt?: (local: SockAddr) => TcpApp | null;
   /** The MAC its frames go to; default: the one the segment came from. */
   readonly nextHopMac?: string;
 }
 
 export type Toward = "server" | "client";
-/** Carries a frame to the other side: the frame as it arrives there, or null if it was dropped. */
-export type Deliver = (frame: Frame, toward: Toward) => Frame | null;
+
+/** A frame's journey: how it arrived (null: lost), and what the network sent its sender back because of it. */
+export interface Delivery {
+  readonly arrived: Frame | null;
+  /** As they reached the sender: a REJECT's RST or ICMP error, an ICMP error from a closed port. */
+  readonly answered: readonly Frame[];
+}
+
+/** Carries a frame to the other side: the frame as it arrives there, null if it was dropped, or a Delivery. */
+export type Deliver = (frame: Frame, toward: Toward) => Frame | Delivery | null;
 
 export interface ExchangeOptions {
   /** Where the client connects (a VIP, a service IP, a node port, or the server itself). */
@@ -68,8 +83,10 @@ export interface ExchangeStep {
 export type Outcome =
   /** The response arrived whole (or, with an empty request, the handshake completed). */
   | "completed"
-  /** A reset answered the SYN (closed port). */
+  /** A reset or an ICMP port unreachable answered the SYN (ECONNREFUSED: a closed port, a REJECT). */
   | "refused"
+  /** Another ICMP destination unreachable answered the SYN (EHOSTUNREACH, ENETUNREACH...: `error`). */
+  | "unreachable"
   /** A reset ended an established connection. */
   | "reset"
   /** The SYN and its retransmissions went unanswered. */
@@ -90,6 +107,8 @@ export interface SideView {
 
 export interface ExchangeResult {
   readonly outcome: Outcome;
+  /** The client socket's error, as errno names it (ECONNREFUSED, ECONNRESET, ETIMEDOUT...); null if none. */
+  readonly error: string | null;
   readonly steps: readonly ExchangeStep[];
   readonly client: SideView;
   readonly server: SideView & { readonly app: string | null };
@@ -155,6 +174,7 @@ export function exchange(
   const closeOnPeerFin = client.closeOnPeerFin ?? true;
   const think = client.thinkUs ?? 40;
   let outcome: Outcome | null = null;
+  let error: string | null = null;
 
   // ---- transport between the two ----
   const send = (from: "client" | "server", frames: readonly Frame[]): void => {
@@ -167,8 +187,13 @@ export function exchange(
           if (s) noteAckSent(s.ack, f);
         }
       }
-      const got = deliver(f, toward);
+      const r = deliver(f, toward);
+      const got = r === null || "packet" in r ? r : r.arrived;
       steps.push({ from, sent: f, delivered: got });
+      for (const back of r === null || "packet" in r ? [] : r.answered) {
+        const at = Math.max(back.time, f.time);
+        clock.at(at, () => (from === "client" ? clientReceive(back, at) : serverReceive(back, at)));
+      }
       if (!got) continue;
       const at = Math.max(got.time, f.time);
       clock.at(at, () => (toward === "server" ? serverReceive(got, at) : clientReceive(got, at)));
@@ -244,8 +269,34 @@ export function exchange(
     send("client", [cConn.close(at)]);
   };
 
+  /**
+   * tcp_v4_err: an ICMP error reaches the socket its quoted header names (source: ours, destination:
+   * our peer) if the quoted sequence is still unacknowledged. A destination unreachable (any code but
+   * fragmentation needed) aborts a connect in SYN_SENT with icmp_err_convert's errno; once
+   * established it is only a soft error (no IP_RECVERR), and the connection goes on.
+   */
+  const clientIcmpError = (f: Frame): void => {
+    const q = parseQuote(f.payload);
+    if (!q || q.packet.proto !== PROTO.tcp || q.tcpSeq === null) return;
+    const quoted = {
+      src: { ip: q.packet.src as number, port: q.packet.sport },
+      dst: { ip: q.packet.dst as number, port: q.packet.dport },
+    };
+    if (!sameAddr(quoted.src, cConn.local) || !sameAddr(quoted.dst, cConn.remote)) return;
+    if (seqGt(cConn.sndUna, q.tcpSeq) || seqGt(q.tcpSeq, cConn.sndNxt)) return;
+    const code = f.packet.icmpCode;
+    if (f.packet.icmpType !== ICMP.DEST_UNREACH || code === 4 || code < 0 || code > 15) return;
+    if (cConn.state !== "SYN_SENT") return;
+    cConn.state = "CLOSED";
+    error = ICMP_UNREACH_ERRNO[code] ?? "EHOSTUNREACH";
+    outcome ??= error === "ECONNREFUSED" ? "refused" : "unreachable";
+  };
+
   const clientReceive = (f: Frame, now: number): void => {
-    if (!f.tcp) return;
+    if (!f.tcp) {
+      if (isIcmpError(f.packet)) clientIcmpError(f);
+      return;
+    }
     if (!sameAddr(frameDst(f), cConn.local)) return; // not for this host's socket: nothing listens
     if (!sameAddr(frameSrc(f), cConn.remote)) {
       // A reply from an address the client never talked to (e.g. un-NATed): no socket, so a reset.
@@ -260,6 +311,7 @@ export function exchange(
     const r = cConn.receive(f, now);
     if (r.reset) {
       outcome ??= before === "SYN_SENT" ? "refused" : "reset";
+      error ??= before === "SYN_SENT" ? "ECONNREFUSED" : "ECONNRESET";
       return;
     }
     if (r.unacceptable) {
@@ -322,6 +374,7 @@ export function exchange(
   let serverLast: ServerConn | null = null;
   let serverSaw: SockAddr | null = null;
   const serverHost = { mac: server.mac, ttl: server.profile.ttl };
+  const serverAddresses = new Set(server.addresses);
   const sd = server.profile.stackDelayUs;
 
   const serverClose = (s: ServerConn, at: number): void => {
@@ -334,14 +387,14 @@ export function exchange(
   const serverReceive = (f: Frame, now: number): void => {
     if (!f.tcp) return;
     const local = frameDst(f);
-    if (!server.addresses.includes(local.ip)) return; // not addressed to this host: dropped
+    if (!serverAddresses.has(local.ip)) return; // not addressed to this host: dropped
     const remote = frameSrc(f);
     const key = connKey(local, remote);
     const flags = f.packet.tcpFlags;
     let s = serverConns.get(key);
     if (s && (s.conn.state === "CLOSED" || s.conn.state === "TIME_WAIT") && flags === TCP.SYN) s = undefined;
     if (!s) {
-      const app = server.listeners.get(local.port);
+      const app = server.listenerAt ? server.listenerAt(local) : (server.listeners.get(local.port) ?? null);
       if (flags !== TCP.SYN || !app) {
         const rst = resetFor(f, now + sd, serverHost);
         if (rst) clock.at(rst.time, () => send("server", [rst]));
@@ -437,6 +490,7 @@ export function exchange(
       if (cConn.state === "SYN_SENT" && outcome === null) {
         cConn.state = "CLOSED";
         outcome = "timeout";
+        error = "ETIMEDOUT";
       }
     });
   });
@@ -450,7 +504,7 @@ export function exchange(
     }
     end = ev.time;
     ev.run();
-    if (outcome === "timeout" || outcome === "refused") break;
+    if (outcome === "timeout" || outcome === "refused" || outcome === "unreachable") break;
   }
 
   const final: Outcome =
@@ -458,6 +512,7 @@ export function exchange(
   const sc = serverLast as ServerConn | null;
   return {
     outcome: final,
+    error,
     steps,
     client: { state: cConn.state, saw: clientSaw, received: cConn.data, timeWaitUntil: cConn.timeWaitUntil },
     server: {
@@ -470,6 +525,26 @@ export function exchange(
     end,
   };
 }
+
+/** icmp_err_convert[] (net/ipv4/icmp.c): the errno of each destination unreachable code. */
+const ICMP_UNREACH_ERRNO: readonly string[] = [
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "ENOPROTOOPT",
+  "ECONNREFUSED",
+  "EMSGSIZE",
+  "EOPNOTSUPP",
+  "ENETUNREACH",
+  "EHOSTDOWN",
+  "ENONET",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "EHOSTUNREACH",
+  "EHOSTUNREACH",
+  "EHOSTUNREACH",
+];
 
 function connKey(local: SockAddr, remote: SockAddr): string {
   return `${local.ip}:${local.port}<${remote.ip}:${remote.port}`;

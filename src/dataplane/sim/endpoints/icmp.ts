@@ -1,5 +1,6 @@
 import type { Frame } from "../../../model/frame.ts";
 import { makePacket, PROTO } from "../../../model/packet.ts";
+import { quoteOf } from "./quote.ts";
 
 /** ICMP echo (RFC 792): what `ping` sends and what every Linux host answers (icmp_echo()). */
 
@@ -87,5 +88,50 @@ export function echoReply(
     tcp: null,
     ...(request.icmpSeq === undefined ? {} : { icmpSeq: request.icmpSeq }),
     payload: request.payload,
+  };
+}
+
+/** Destination unreachable codes (RFC 792, RFC 1812 §5.2.7.1) that REJECT and closed ports send. */
+export const UNREACH = {
+  NET: 0,
+  HOST: 1,
+  PROTOCOL: 2,
+  PORT: 3,
+  NET_PROHIBITED: 9,
+  HOST_PROHIBITED: 10,
+  ADMIN_PROHIBITED: 13,
+} as const;
+
+/**
+ * A destination unreachable error about `offending` (__icmp_send): from `src`, to the offending
+ * packet's source, quoting it (quote.ts) as it was where it was refused (`quotedTtl`). The kernel's
+ * ICMP socket sends with the default TTL and without DF (icmp_sk_init: IP_PMTUDISC_DONT); bytes 4-7
+ * are unused (zero) for these codes. Its TOS (0xc0, IPTOS_PREC_INTERNETCONTROL) is not modelled.
+ */
+export function destUnreachable(
+  offending: Frame,
+  code: number,
+  from: { readonly src: number; readonly ttl: number; readonly ipId: number; readonly time: number },
+  quotedTtl: number = offending.ttl,
+): Frame {
+  const quote = quoteOf(offending, quotedTtl);
+  return {
+    time: from.time,
+    srcMac: offending.dstMac,
+    dstMac: offending.srcMac,
+    ipId: from.ipId,
+    ttl: from.ttl,
+    dontFragment: false,
+    packet: makePacket({
+      family: 4,
+      proto: PROTO.icmp,
+      src: from.src,
+      dst: offending.packet.src,
+      icmpType: ICMP.DEST_UNREACH,
+      icmpCode: code,
+      length: 20 + 8 + quote.length,
+    }),
+    tcp: null,
+    payload: quote,
   };
 }

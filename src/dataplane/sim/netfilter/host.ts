@@ -2,8 +2,8 @@ import { formatIp } from "../../../core/ip.ts";
 import type { Rng } from "../../../core/rng.ts";
 import type { ConntrackEntry, CtDir, CtState } from "../../../model/conntrack.ts";
 import type { Rule, TableName } from "../../../model/netfilter/ruleset.ts";
-import type { Packet } from "../../../model/packet.ts";
-import type { ConntrackTable } from "../conntrack/table.ts";
+import { type Packet, PROTO } from "../../../model/packet.ts";
+import { type ConntrackTable, tupleOf } from "../conntrack/table.ts";
 import type { CompiledRule, CompiledRuleset } from "./compile.ts";
 import type { EngineState, Env, Hook, HostAddresses } from "./env.ts";
 import { type Binding, chooseDnat, chooseSnat } from "./nat.ts";
@@ -13,7 +13,9 @@ import { type RuleHit, runTable, type TableResult } from "./run-table.ts";
  * One host's netfilter pipeline for one packet: the hooks and tables in the kernel's order
  * (net/ipv4/ip_input.c, ip_forward.c, ip_output.c; priorities in netfilter_ipv4.h), conntrack after
  * raw, NAT decided on a connection's first packet and replayed from its entry afterwards, and the
- * routing decision between PREROUTING and INPUT/FORWARD.
+ * routing decision between PREROUTING and INPUT/FORWARD. The route of a packet that is not for
+ * the host is asked of the caller (HostContext.route) after PREROUTING's DNAT, as ip_rcv_finish
+ * routes the translated destination; without a router the caller's `outIface` stands.
  */
 
 /** Tables of each hook, by priority: raw -300, mangle -150, nat (DNAT) -100, filter 0, security 50, nat (SNAT) 100. */
@@ -54,12 +56,19 @@ export interface HostTraversal {
   readonly disposition: "local" | "forward" | "output" | "dropped" | "rejected";
   readonly rejectWith: string | null;
   readonly stoppedAt: { readonly hook: Hook; readonly table: TableName | null } | null;
+  /** The packet as it left (or as it was when it was dropped or rejected). */
   readonly packet: Packet;
   readonly outIface: string | null;
+  /** The bridge port a bridged packet leaves by (`-m physdev --physdev-out`), when known. */
+  readonly physOut: string | null;
+  /** An ICMP error's quoted packet after NAT's translation (HostInput.inner), else null. */
+  readonly inner: Packet | null;
   readonly dnat: NatChange | null;
   readonly snat: NatChange | null;
   readonly ctState: CtState;
   readonly conntrack: ConntrackEntry | null;
+  /** The packet's direction in that entry. */
+  readonly ctDir: CtDir | null;
   readonly steps: readonly HostStep[];
   readonly hits: readonly RuleHit[];
   readonly uncertain: readonly Uncertainty[];
@@ -73,6 +82,24 @@ export interface HostInput {
   readonly outIface: string | null;
   readonly physIn?: string | null;
   readonly physOut?: string | null;
+  /**
+   * A frame a bridge is switching (br_netfilter): it keeps `outIface`/`physOut` unless DNAT changed
+   * its destination, which makes br_nf_pre_routing_finish route it (HostContext.route).
+   */
+  readonly bridged?: boolean;
+  /** An ICMP error's quoted packet: conntrack relates the error by it and NAT translates it. */
+  readonly inner?: Packet;
+  /**
+   * A packet the host makes in answer to another (REJECT's RST or ICMP error): nf_ct_attach gives it
+   * that packet's entry, RELATED, in the other direction, instead of a conntrack lookup.
+   */
+  readonly attached?: { readonly entry: ConntrackEntry; readonly dir: CtDir };
+}
+
+/** Where the routing decision sends a packet: the device, and for a bridge the port (by the next hop's MAC). */
+export interface RouteDecision {
+  readonly out: string;
+  readonly physOut?: string | null;
 }
 
 export interface HostContext {
@@ -85,6 +112,12 @@ export interface HostContext {
   /** net.ipv4.ip_forward; a node forwarding pod traffic has it on. */
   readonly forwarding?: boolean;
   readonly choose: (stored: number, rule: Rule) => boolean;
+  /**
+   * The routing table: where a packet that is not for this host goes (ip_route_input after
+   * PREROUTING, ip_route_me_harder after OUTPUT's DNAT), given the packet as NAT left it; null: no
+   * route (the packet is dropped). Absent: the caller's `outIface` is the route.
+   */
+  readonly route?: (packet: Packet, input: HostInput) => RouteDecision | null;
 }
 
 export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal {
@@ -97,6 +130,8 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
   let dnat: NatChange | null = null;
   let snat: NatChange | null = null;
   let outIface: string | null = input.outIface;
+  let physOut: string | null = input.physOut ?? null;
+  const inner: Packet | null = input.inner ? { ...input.inner } : null;
 
   const env: Env = {
     hook: local ? "OUTPUT" : "PREROUTING",
@@ -138,10 +173,13 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
       stoppedAt,
       packet: p,
       outIface: disposition === "forward" || disposition === "output" ? outIface : null,
+      physOut,
+      inner,
       dnat,
       snat,
       ctState: env.untracked ? "UNTRACKED" : env.ctState,
       conntrack: env.ct,
+      ctDir: env.ct ? env.ctDir : null,
       steps,
       hits,
       uncertain,
@@ -191,6 +229,44 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
     }
   };
 
+  /**
+   * NAT of a related packet. An ICMP error (nf_nat_icmp_reply_translation): when the entry has the
+   * NAT this hook undoes in the packet's direction, the quoted packet gets the opposite manip from
+   * the other direction's tuple, and the outer header is made the reply to it. Anything else (REJECT's
+   * RST) is rewritten as a packet of the connection in its direction (nf_nat_packet).
+   */
+  const relatedNat = (manip: "dst" | "src") => {
+    const ct = env.ct;
+    if (!ct) return;
+    if (p.proto !== PROTO.icmp && p.proto !== PROTO.icmpv6) {
+      replayNat(manip);
+      return;
+    }
+    const original = env.ctDir === "ORIGINAL";
+    // The NAT this hook does in the original direction; in the reply direction it undoes the other.
+    if (!ct.status[(manip === "src") === original ? "srcNat" : "dstNat"]) return;
+    const other = original ? ct.reply : ct.orig;
+    if (inner) {
+      if (manip === "dst") {
+        inner.src = other.src;
+        if (inner.proto !== PROTO.icmp && inner.proto !== PROTO.icmpv6) inner.sport = other.sport;
+      } else {
+        inner.dst = other.dst;
+        if (inner.proto !== PROTO.icmp && inner.proto !== PROTO.icmpv6) inner.dport = other.dport;
+      }
+    }
+    // The outer header: the inverse of the other direction's tuple, this hook's manip.
+    const from = addrPort(manip === "dst" ? p.dst : p.src, 0);
+    if (manip === "dst") p.dst = other.src;
+    else p.src = other.dst;
+    const to = addrPort(manip === "dst" ? p.dst : p.src, 0);
+    steps.push({
+      kind: "nat",
+      text: () =>
+        `${manip === "dst" ? "destination" : "source"} ${from.addr} -> ${to.addr} of a related ICMP error, and its quoted packet, from conntrack entry #${ct.id}`,
+    });
+  };
+
   /** Runs a hook's tables; returns a terminal traversal or null to go on. */
   const runHook = (hook: Hook, tables: readonly TableName[] = HOOK_TABLES[hook]): HostTraversal | null => {
     env.hook = hook;
@@ -199,6 +275,13 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
         const isDnatHook = hook === "PREROUTING" || hook === "OUTPUT";
         const done = isDnatHook ? dstManipDone : srcManipDone;
         if (env.untracked || !env.ct) continue; // NAT needs a conntrack entry
+        if (env.ctState === "RELATED") {
+          // nf_nat_inet_fn: a related packet never walks the nat table; its entry's NAT applies.
+          if (!done) relatedNat(isDnatHook ? "dst" : "src");
+          if (isDnatHook) dstManipDone = true;
+          else srcManipDone = true;
+          continue;
+        }
         if (done || env.ct.status.confirmed) {
           if (!done) replayNat(isDnatHook ? "dst" : "src");
           if (isDnatHook) dstManipDone = true;
@@ -294,7 +377,19 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
       steps.push({ kind: "conntrack", text: () => "conntrack: untracked (CT --notrack in raw)" });
       return;
     }
-    const c = ctx.conntrack.classify(p);
+    if (input.attached) {
+      const a = input.attached;
+      env.ct = a.entry;
+      env.ctDir = a.dir;
+      env.ctState = "RELATED";
+      steps.push({
+        kind: "conntrack",
+        text: () =>
+          `conntrack: RELATED, attached to entry #${a.entry.id} (nf_ct_attach), ${a.dir === "REPLY" ? "reply" : "original"} direction`,
+      });
+      return;
+    }
+    const c = ctx.conntrack.classify(p, inner ? tupleOf(inner) : undefined);
     env.ct = c.entry;
     env.ctDir = (c.dir ?? "ORIGINAL") as CtDir;
     env.ctState = c.ctstate;
@@ -309,7 +404,9 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
   };
 
   const confirm = (): HostTraversal | null => {
-    if (!env.ct || env.ct.status.confirmed) return null;
+    // __nf_conntrack_confirm: only the packet that made the entry confirms it, never REJECT's answer
+    // attached to it in the other direction.
+    if (!env.ct || env.ct.status.confirmed || env.ctDir !== "ORIGINAL") return null;
     if (!ctx.conntrack.confirm(env.ct)) {
       steps.push({
         kind: "conntrack",
@@ -342,6 +439,15 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
     return r ?? finish("ACCEPT", "local", null);
   };
 
+  const noRoute = (hook: Hook): HostTraversal => {
+    const dst = p.dst;
+    steps.push({
+      kind: "route",
+      text: () => `routing: no route to ${formatIp(fam, dst)}; the packet is dropped`,
+    });
+    return finish("DROP", "dropped", { hook, table: null });
+  };
+
   if (local) {
     // ip_output path: OUTPUT (raw, conntrack, mangle, nat, filter, security), reroute, POSTROUTING.
     env.hook = "OUTPUT";
@@ -354,6 +460,12 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
     const rest = runHook("OUTPUT", ["mangle", "nat", "filter", "security"]);
     if (rest) return rest;
     outIface = isLocalDst() ? "lo" : input.outIface;
+    // nf_nat_ipv4_local_fn: a destination NAT changed routes the packet again (ip_route_me_harder).
+    if (outIface !== "lo" && ctx.route && p.dst !== input.packet.dst) {
+      const r = ctx.route(p, input);
+      if (!r) return noRoute("OUTPUT");
+      outIface = r.out;
+    }
     const [dst, out] = [p.dst, outIface];
     steps.push({
       kind: "route",
@@ -391,6 +503,17 @@ export function traverseHost(ctx: HostContext, input: HostInput): HostTraversal 
       text: () => `routing: ${formatIp(fam, routedDst)} is not local and forwarding is off`,
     });
     return finish("DROP", "dropped", { hook: "PREROUTING", table: null });
+  }
+  // ip_rcv_finish routes the destination NAT left; a bridged frame keeps its port unless DNAT moved it.
+  const switched = input.bridged === true && p.dst === input.packet.dst;
+  if (ctx.route && !switched) {
+    const r = ctx.route(p, input);
+    if (!r) return noRoute("PREROUTING");
+    // Only a frame bridged again (out of the bridge it came in by) has a known out port: a routed
+    // packet's bridge port is chosen after the hooks (physdev-out never matches it).
+    physOut = input.bridged === true && r.out === input.outIface ? (r.physOut ?? null) : null;
+    outIface = r.out;
+    env.physOut = physOut;
   }
   const forwardOut = outIface ?? input.inIface;
   outIface = forwardOut;

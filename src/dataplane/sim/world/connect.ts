@@ -1,8 +1,13 @@
 import { parseIpv4 } from "../../../core/ip.ts";
 import type { Rng } from "../../../core/rng.ts";
 import type { Frame } from "../../../model/frame.ts";
-import type { AppContext, TcpApp } from "../endpoints/app.ts";
-import { type ExchangeResult, exchange, type ServerSpec } from "../endpoints/exchange.ts";
+import {
+  type Delivery,
+  type ExchangeResult,
+  exchange,
+  type ServerSpec,
+  type Toward,
+} from "../endpoints/exchange.ts";
 import { LINUX_2019, LINUX_CURRENT, type OsProfile } from "../endpoints/os-profile.ts";
 import type { SockAddr } from "../endpoints/segment.ts";
 import { PROBE_SOURCE } from "../fabric/probes.ts";
@@ -12,9 +17,12 @@ import type { World } from "./world.ts";
 
 /**
  * A TCP conversation (endpoints/exchange.ts) whose every frame crosses the world: the client is a
- * place of the twin; the server side is every listening socket of the twin at once, since which pod
- * answers is only known once the node's NAT has chosen. Each server frame is sent from the place
- * that owns its source address.
+ * place of the twin; the server side is every namespace of the twin at once, since which pod
+ * answers is only known once the node's NAT has chosen. A segment reaches the socket listening on
+ * its address and port in the namespace that owns the address (sockets.ts); a SYN to a port closed
+ * there is reset by that namespace's kernel. Each server frame is sent from the place that owns its
+ * source address; what the network answers a frame with (a REJECT's RST or ICMP error) reaches the
+ * socket that sent it.
  */
 
 export interface ConnectOptions {
@@ -29,6 +37,10 @@ export interface ConnectOptions {
   readonly rng: Rng;
   readonly profile?: OsProfile;
   readonly until?: number;
+  /** The client keeps its connection open after the response (a browser); default: curl closes it. */
+  readonly closeAfterResponse?: boolean;
+  /** The client answers the server's FIN with its own; false leaves it in CLOSE_WAIT. */
+  readonly closeOnPeerFin?: boolean;
 }
 
 export interface Connection {
@@ -41,24 +53,42 @@ export function connect(world: World, o: ConnectOptions): Connection {
   const sockets = twinSockets(world.twin, o.now);
   const era2019 = world.twin.k8s.version.startsWith("1.11");
   const serverProfile = era2019 ? LINUX_2019 : LINUX_CURRENT;
-  const clientIp = o.ip ?? ipOf(world, o.from);
+  const clientIp = o.ip ?? ipOf(world, o.from, o.to.ip);
   if (clientIp === null) throw new Error(`no address for ${placeName(o.from)}`);
-  const listeners = new Map<number, TcpApp>();
-  const addresses = new Set<number>();
-  for (const [key, app] of sockets) {
-    const [ip, port] = key.split(":").map(Number) as [number, number];
-    addresses.add(ip);
-    if (!listeners.has(port)) listeners.set(port, dispatcher(port, app, sockets));
-  }
+  const client = placeName(o.from);
+  // The namespace a local address is in: loopback is the client's own, any other its owner's.
+  const nsOf = (ip: number): string | null => {
+    if (ip >>> 24 === 127) return o.from.kind === "node" || o.from.kind === "pod" ? client : null;
+    const at = world.owners.get(ip);
+    return at ? placeName(at) : null;
+  };
   const server: ServerSpec = {
-    addresses: [...addresses],
+    // Every namespace's kernel answers for its own addresses: a closed port gets a RST.
+    addresses: [...world.owners.keys(), 0x7f000001],
     mac: "00:00:00:00:00:00",
     profile: serverProfile,
-    listeners,
+    listeners: new Map(),
+    listenerAt: (local) => {
+      const ns = nsOf(local.ip);
+      return ns === null ? null : sockets.tcp(ns, local.ip, local.port);
+    },
   };
   const sends: SendResult[] = [];
+  // Each frame is sent from the place that owns its source address (loopback: the client's own).
+  const originOf = (frame: Frame, toward: Toward): Place | null => {
+    if (toward === "server") return o.from;
+    const src = frame.packet.src as number;
+    return src >>> 24 === 127 ? o.from : world.placeOf(src);
+  };
   const result = exchange(
-    { ip: clientIp, port: o.sport, mac: world.macOf(o.from), profile: o.profile ?? serverProfile },
+    {
+      ip: clientIp,
+      port: o.sport,
+      mac: world.macOf(o.from),
+      profile: o.profile ?? serverProfile,
+      ...(o.closeAfterResponse === undefined ? {} : { closeAfterResponse: o.closeAfterResponse }),
+      ...(o.closeOnPeerFin === undefined ? {} : { closeOnPeerFin: o.closeOnPeerFin }),
+    },
     server,
     o.request,
     {
@@ -66,51 +96,32 @@ export function connect(world: World, o: ConnectOptions): Connection {
       now: o.now,
       rng: o.rng,
       ...(o.until === undefined ? {} : { until: o.until }),
-      deliver: (frame: Frame, toward) => {
-        const origin = toward === "server" ? o.from : world.placeOf(frame.packet.src as number);
+      deliver: (frame: Frame, toward): Delivery | null => {
+        const origin = originOf(frame, toward);
         if (!origin) return null;
         const sent = toward === "server" ? frame : { ...frame, srcMac: world.macOf(origin) };
         const r = world.send(sent, origin);
-        sends.push(r);
-        if (!r.delivered) return null;
-        if (toward === "client" && placeName(r.delivered.at) !== placeName(o.from)) return null;
-        return r.delivered.frame;
+        sends.push(r, ...r.answers);
+        // What came back to the sender's own place: a REJECT's answer, an ICMP error.
+        const answered = r.answers.flatMap((a) =>
+          a.delivered && placeName(a.delivered.at) === placeName(origin) ? [a.delivered.frame] : [],
+        );
+        let arrived = r.delivered?.frame ?? null;
+        if (toward === "client" && r.delivered && placeName(r.delivered.at) !== client) arrived = null;
+        return { arrived, answered };
       },
     },
   );
   return { result, sends };
 }
 
-function ipOf(world: World, p: Place): number | null {
+/** The source address the place's kernel picks to reach `dst` (a node's or pod's route; 127.0.0.1 for loopback). */
+function ipOf(world: World, p: Place, dst: number): number | null {
   if (p.kind === "host") {
     const h = world.twin.hosts.find((x) => x.name === p.name);
     return h ? parseIpv4(h.ip) : null;
   }
-  if (p.kind === "node") {
-    const n = world.nodes.get(p.node);
-    return n ? parseIpv4(n.node.ip) : null;
-  }
-  if (p.kind === "pod") {
-    const n = world.nodes.get(p.node);
-    return (
-      n?.pods
-        .get(p.pod)
-        ?.addresses()
-        .find((a) => a >>> 24 !== 127) ?? null
-    );
-  }
+  if (p.kind === "node") return world.nodes.get(p.node)?.host.sourceFor(dst) ?? null;
+  if (p.kind === "pod") return world.nodes.get(p.node)?.pods.get(p.pod)?.sourceFor(dst) ?? null;
   return p.name === "wireserver" ? parseIpv4(PROBE_SOURCE) : null;
-}
-
-/**
- * One port of the composite server: the app bound at the connection's local address answers. A port
- * some other address listens on is accepted here too (exchange.ts has one listener table): the
- * handshake completes where a real host would reset, and the request then goes unanswered.
- */
-function dispatcher(port: number, first: TcpApp, sockets: ReadonlyMap<string, TcpApp>): TcpApp {
-  return {
-    name: first.name,
-    keepAliveTimeoutUs: first.keepAliveTimeoutUs,
-    respond: (ctx: AppContext) => sockets.get(`${ctx.local.ip}:${port}`)?.respond(ctx) ?? null,
-  };
 }

@@ -23,6 +23,8 @@ export class NetnsL3 {
   private readonly routes: CompiledRoute[] = [];
   private readonly byIface = new Map<string, number>();
   private readonly local = new Set<number>();
+  /** The first address not of host scope: what inet_select_addr falls back to for a device without one. */
+  private readonly primary: number | null = null;
 
   constructor(readonly ns: Netns) {
     for (const r of ns.routes) {
@@ -41,6 +43,7 @@ export class NetnsL3 {
         if (ip === null) continue;
         this.local.add(ip);
         if (!this.byIface.has(i.name)) this.byIface.set(i.name, ip);
+        if (this.primary === null && a.scope !== "host") this.primary = ip;
       }
     }
   }
@@ -56,7 +59,9 @@ export class NetnsL3 {
 
   addressOf(iface: string | null): number | null {
     if (iface === "lo") return 0x7f000001;
-    return (iface ? this.byIface.get(iface) : undefined) ?? this.byIface.values().next().value ?? null;
+    // A device without an address (a transparent-mode veth) borrows the first one of wider scope
+    // (inet_select_addr); 127.0.0.1 has host scope and never qualifies.
+    return (iface ? this.byIface.get(iface) : undefined) ?? this.primary;
   }
 
   /** The route to `dst`, or null (no route to host). */

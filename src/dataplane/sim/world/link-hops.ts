@@ -1,7 +1,9 @@
 import type { Frame } from "../../../model/frame.ts";
+import type { Packet } from "../../../model/packet.ts";
+import type { RouteDecision } from "../netfilter/host.ts";
 import { bridgeDecide } from "./bridge.ts";
 import { fabricOut } from "./fabric-hops.ts";
-import { forwardOut, stackIn } from "./node-hops.ts";
+import { forwardOut, innerOf, natted, stackIn } from "./node-hops.ts";
 import { podIn } from "./pod-hops.ts";
 import type { Place } from "./types.ts";
 import { AZURE_SDN_MAC, exhausted, hop, netfilterHop, type Walk, type WorldCore } from "./walk.ts";
@@ -61,42 +63,80 @@ export function bridgeIn(
     return;
   }
   // br_netfilter (bridge-nf-call-iptables=1, which kube-proxy needs): bridged IPv4 frames walk
-  // PREROUTING, FORWARD and POSTROUTING with in = out = the bridge and physdev the ports.
+  // PREROUTING, FORWARD and POSTROUTING with in = out = the bridge and physdev the ports. A DNAT
+  // makes br_nf_pre_routing_finish route the new destination (host.ts asks nodeRouter): back out of
+  // this bridge, the frame is bridged again to the new next hop's MAC
+  // (br_nf_pre_routing_finish_bridge); any other route takes the routed path.
   const tr = s.traverse(
-    { packet: frame.packet, inIface: bridgeName, outIface: bridgeName, physIn: port, physOut: d.port },
+    {
+      packet: frame.packet,
+      inIface: bridgeName,
+      outIface: bridgeName,
+      physIn: port,
+      physOut: d.port,
+      bridged: true,
+      ...innerOf(frame),
+    },
     Math.floor(frame.time / 1000),
+    nodeRouter(x, node),
   );
-  const after = { ...frame, packet: tr.packet };
+  const after = natted(frame, tr);
+  if (tr.disposition === "local") {
+    // DNATed to the node itself: br_nf_pre_routing_finish hands it up to the host's stack.
+    netfilterHop(w, at, bridgeName, frame, after, tr, "to a local socket", "delivered");
+    w.delivered = { frame: after, at };
+    return;
+  }
+  if (tr.verdict !== "ACCEPT") {
+    // Still bridged unless a DNAT routed it elsewhere: then ip_forward has decremented the TTL.
+    const dst = after.packet.dst as number;
+    const stays = dst === frame.packet.dst || s.host.route(dst)?.dev === bridgeName;
+    forwardOut(x, w, node, bridgeName, frame, after, tr, { physIn: port, bridged: stays });
+    return;
+  }
+  if (tr.outIface !== bridgeName) {
+    forwardOut(x, w, node, bridgeName, frame, after, tr, { physIn: port });
+    return;
+  }
   if (after.packet.dst === frame.packet.dst) {
     if (!netfilterHop(w, at, bridgeName, frame, after, tr, `bridged ${port} -> ${d.port}`, "bridged")) return;
     portOut(x, w, node, d.port, after);
     return;
   }
-  // DNAT of a bridged frame (br_nf_pre_routing_finish): the new destination is routed; when the route
-  // leads back out of this bridge the frame is bridged again to the new next hop's MAC
-  // (br_nf_pre_routing_finish_bridge), else it takes the routed path. The walk above was given the
-  // port of the old MAC as physdev-out.
   const route = s.host.route(after.packet.dst as number);
-  if (route && route.dev === bridgeName) {
-    const mac = resolve(x, node, "host", bridgeName, route.nextHop);
-    const again = bridgeDecide(br, null, mac, dev.mac);
-    const out = { ...after, dstMac: mac };
-    const target = again.kind === "forward" ? again.port : null;
-    const hairpin = target === port ? " (hairpin: back out of the port it came in on)" : "";
-    const note = `DNAT while bridged: re-bridged to ${mac}${target ? ` on ${target}` : ""}${hairpin}`;
-    if (!netfilterHop(w, at, bridgeName, frame, out, tr, note, "bridged")) return;
-    if (target === null) {
-      hop(
-        w,
-        { where: at, iface: bridgeName, direction: "within", before: out, after: out, verdict: "dropped" },
-        `${bridgeName}: no port for ${mac}`,
-      );
-      return;
-    }
-    portOut(x, w, node, target, out);
+  const mac = resolve(x, node, "host", bridgeName, route?.nextHop ?? (after.packet.dst as number));
+  const out = { ...after, dstMac: mac };
+  const target = tr.physOut;
+  const hairpin = target === port ? " (hairpin: back out of the port it came in on)" : "";
+  const note = `DNAT while bridged: re-bridged to ${mac}${target ? ` on ${target}` : ""}${hairpin}`;
+  if (!netfilterHop(w, at, bridgeName, frame, out, tr, note, "bridged")) return;
+  if (target === null) {
+    hop(
+      w,
+      { where: at, iface: bridgeName, direction: "within", before: out, after: out, verdict: "dropped" },
+      `${bridgeName}: no port for ${mac}`,
+    );
     return;
   }
-  forwardOut(x, w, node, bridgeName, frame, after, tr);
+  portOut(x, w, node, target, out);
+}
+
+/**
+ * The node's routing decision for host.ts (HostContext.route): the device of the route to the
+ * packet's destination, and for a bridge the port its next hop's MAC is learned on.
+ */
+export function nodeRouter(x: WorldCore, node: string): (p: Packet) => RouteDecision | null {
+  return (p) => {
+    const s = x.stack(node);
+    if (p.family !== 4) return null;
+    const r = s.host.route(p.dst as number);
+    if (!r) return null;
+    const dev = s.iface("host", r.dev);
+    const br = dev?.kind === "bridge" ? s.node.bridges.find((b) => b.name === r.dev) : undefined;
+    if (!dev || !br) return { out: r.dev };
+    const d = bridgeDecide(br, null, resolve(x, node, "host", r.dev, r.nextHop), dev.mac);
+    return { out: r.dev, physOut: d.kind === "forward" ? d.port : null };
+  };
 }
 
 /** Puts a routed frame on a host-namespace device: a bridge, a veth (transparent mode) or the NIC. */

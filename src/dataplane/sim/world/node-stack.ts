@@ -6,7 +6,7 @@ import { ConntrackTable } from "../conntrack/table.ts";
 import { KUBE_PROXY_TIMEOUTS } from "../conntrack/timeouts.ts";
 import { type CompiledRuleset, compileRuleset } from "../netfilter/compile.ts";
 import { type EngineState, newEngineState } from "../netfilter/env.ts";
-import { type HostInput, type HostTraversal, traverseHost } from "../netfilter/host.ts";
+import { type HostContext, type HostInput, type HostTraversal, traverseHost } from "../netfilter/host.ts";
 import { NetnsL3 } from "./l3.ts";
 
 /**
@@ -41,8 +41,11 @@ export class NodeStack {
     for (const ns of podNs) this.pods.set(ns.id, new NetnsL3(ns));
   }
 
-  /** The host namespace's netfilter walk for one packet (host.ts), at `nowMs` on the virtual clock. */
-  traverse(input: HostInput, nowMs: number): HostTraversal {
+  /**
+   * The host namespace's netfilter walk for one packet (host.ts), at `nowMs` on the virtual clock;
+   * `route` is the node's routing decision after NAT (link-hops.ts nodeRouter).
+   */
+  traverse(input: HostInput, nowMs: number, route?: HostContext["route"]): HostTraversal {
     this.nowMs = nowMs;
     const rng = this.rng;
     return traverseHost(
@@ -54,6 +57,7 @@ export class NodeStack {
         now: nowMs,
         rng,
         forwarding: true,
+        ...(route ? { route } : {}),
         // statistic --mode random: the kernel draws get_random_u32() & 0x7fffffff below `stored`.
         choose: (stored: number, rule: Rule) =>
           this.chooser?.(stored, rule, input.packet) ?? (rng.nextU32() & 0x7fffffff) < stored,
@@ -62,13 +66,12 @@ export class NodeStack {
     );
   }
 
-  /** Where an established connection's packet will be sent after NAT, when conntrack knows it. */
-  natTarget(p: Packet, nowMs: number): number | null {
-    this.nowMs = nowMs;
-    const hit = this.conntrack.lookup(p);
-    if (!hit) return null;
-    const t = hit.dir === "ORIGINAL" ? hit.entry.reply.src : hit.entry.orig.src;
-    return typeof t === "number" ? t : null;
+  /**
+   * The IP id of a datagram the kernel itself sends without DF (an ICMP error): ip_select_ident's
+   * hashed per-destination counter, random from the outside.
+   */
+  ipId(): number {
+    return this.rng.nextU32() & 0xffff;
   }
 
   iface(nsId: string, name: string): NetInterface | null {

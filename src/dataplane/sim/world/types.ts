@@ -1,4 +1,4 @@
-import type { ConntrackEntry, CtState } from "../../../model/conntrack.ts";
+import type { ConntrackEntry, CtDir, CtState } from "../../../model/conntrack.ts";
 import type { Frame } from "../../../model/frame.ts";
 import type { HostStep } from "../netfilter/host.ts";
 import type { RuleHit } from "../netfilter/run-table.ts";
@@ -35,8 +35,9 @@ export interface Hop {
   readonly steps: readonly HostStep[];
   readonly hits: readonly RuleHit[];
   readonly ctState: CtState | null;
-  /** The entry made or matched. */
+  /** The entry made or matched, and the frame's direction in it. */
   readonly conntrack: ConntrackEntry | null;
+  readonly ctDir: CtDir | null;
   readonly verdict: HopVerdict;
   /** Why, in words: the drop reason, the route, the bridge port. */
   readonly note: string;
@@ -48,6 +49,11 @@ export interface SendResult {
   readonly delivered: { readonly frame: Frame; readonly at: Place } | null;
   /** The last hop's verdict when it did not arrive (dropped, rejected, no route...). */
   readonly fate: HopVerdict;
+  /**
+   * What the frame made a kernel send back, each walked through the twin in turn: REJECT's RST or
+   * ICMP error, a closed UDP port's ICMP port unreachable (answers.ts).
+   */
+  readonly answers: readonly SendResult[];
 }
 
 export const placeName = (p: Place): string =>

@@ -39,7 +39,7 @@ export interface WalkPath {
   readonly choices: readonly Choice[];
   /** The first packet's walk (TCP: the SYN; UDP: the datagram). */
   readonly request: SendResult;
-  /** The first answer's walk (TCP: the SYN-ACK), null when none came. */
+  /** The first answer's walk (TCP: the SYN-ACK, or a REJECT's answer; UDP: an ICMP error), null when none came. */
   readonly reply: SendResult | null;
   /** TCP: the exchange's outcome (completed, refused, timeout...); UDP: the request's fate. */
   readonly outcome: string;
@@ -93,7 +93,8 @@ function runOnce(
       utf8("packetwalk\n"),
     );
     const r = world.send(f, req.from);
-    return { request: r, reply: null, outcome: r.fate };
+    // UDP has no answer of its own; what the network sent back (ICMP port unreachable...) is the reply.
+    return { request: r, reply: r.answers[0] ?? null, outcome: r.fate };
   }
   const host =
     req.from.kind === "host" ? twin.hosts.find((h) => h.name === (req.from as { name: string }).name) : null;
@@ -119,6 +120,7 @@ function snapshot(r: SendResult): SendResult {
   return {
     ...r,
     hops: r.hops.map((h) => (h.conntrack ? { ...h, conntrack: structuredClone(h.conntrack) } : h)),
+    answers: r.answers.map(snapshot),
   };
 }
 

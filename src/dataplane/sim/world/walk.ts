@@ -2,7 +2,7 @@ import type { Frame } from "../../../model/frame.ts";
 import type { AzureLbFabric } from "../fabric/load-balancer.ts";
 import type { HostTraversal } from "../netfilter/host.ts";
 import type { NodeStack } from "./node-stack.ts";
-import type { Hop, HopVerdict, Place } from "./types.ts";
+import type { Hop, HopVerdict, Place, SendResult } from "./types.ts";
 
 /** One frame's walk as it is being built, and what the hop modules need of the world. */
 
@@ -10,6 +10,22 @@ export interface Walk {
   readonly hops: Hop[];
   delivered: { frame: Frame; at: Place } | null;
   fate: HopVerdict;
+  /** Frames the kernels sent back because of this one (answers.ts). */
+  readonly answers: SendResult[];
+}
+
+export function newWalk(): Walk {
+  return { hops: [], delivered: null, fate: "dropped", answers: [] };
+}
+
+/** The finished walk as its sender sees it. */
+export function walkResult(w: Walk): SendResult {
+  return {
+    hops: w.hops,
+    delivered: w.delivered,
+    fate: w.delivered ? "delivered" : w.fate,
+    answers: w.answers,
+  };
 }
 
 export interface WorldCore {
@@ -21,6 +37,8 @@ export interface WorldCore {
   stack(node: string): NodeStack;
   /** Records the frame in the capture of `at`'s interface. */
   record(at: Place, iface: string, frame: Frame): void;
+  /** Whether a UDP socket is bound to `ip:port` in the namespace of `at` (answers.ts). */
+  udpBound(at: Place, ip: number, port: number): boolean;
 }
 
 export type NodePlace = Extract<Place, { kind: "node" }>;
@@ -48,7 +66,7 @@ export function netfilterHop(
   const why =
     tr.verdict === "ACCEPT"
       ? note
-      : `${tr.verdict} in ${tr.stoppedAt?.table ?? "conntrack"} ${tr.stoppedAt?.hook ?? ""}${tr.rejectWith ? ` (${tr.rejectWith}; the answer is not modelled)` : ""}`;
+      : `${tr.verdict} in ${tr.stoppedAt?.table ?? "conntrack"} ${tr.stoppedAt?.hook ?? ""}${tr.rejectWith ? ` (--reject-with ${tr.rejectWith})` : ""}`;
   w.hops.push({
     where: at,
     iface,
@@ -59,6 +77,7 @@ export function netfilterHop(
     hits: tr.hits,
     ctState: tr.ctState,
     conntrack: tr.conntrack,
+    ctDir: tr.ctDir,
     verdict,
     note: why,
   });
@@ -68,10 +87,10 @@ export function netfilterHop(
 
 export function hop(
   w: Walk,
-  h: Omit<Hop, "steps" | "hits" | "ctState" | "conntrack" | "note">,
+  h: Omit<Hop, "steps" | "hits" | "ctState" | "conntrack" | "ctDir" | "note">,
   note: string,
 ): void {
-  w.hops.push({ ...h, steps: [], hits: [], ctState: null, conntrack: null, note });
+  w.hops.push({ ...h, steps: [], hits: [], ctState: null, conntrack: null, ctDir: null, note });
   if (h.verdict === "dropped" || h.verdict === "rejected") w.fate = h.verdict;
 }
 

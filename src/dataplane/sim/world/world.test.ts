@@ -129,6 +129,28 @@ describe("seed-cluster (externalTrafficPolicy Cluster)", () => {
     for (const count of hits.values()) assert.ok(count > n * 0.4 && count < n * 0.6, `${count} of ${n}`);
   });
 
+  it("a client that keeps its connection open (a browser) is left in CLOSE_WAIT when httpd closes it", () => {
+    const { w, start } = world(twin);
+    const c = connect(w, {
+      from: laptop,
+      sport: 51600,
+      to: { ip: ip("51.144.176.251"), port: 80 },
+      request: curlRequest("51.144.176.251", 80, "/"),
+      now: start + 10_000_000,
+      rng: seededRng(3),
+      profile: WINDOWS_LAPTOP,
+      closeAfterResponse: false,
+      closeOnPeerFin: false,
+    });
+    assert.equal(parseResponse(c.result.client.received)?.status, 200);
+    assert.equal(c.result.client.state, "CLOSE_WAIT");
+    const lines = formatConntrackList(
+      w.nodes.get(NODE)!.conntrack.list(),
+      Math.floor(c.result.end / 1000),
+    ).stdout;
+    assert.match(lines, /CLOSE_WAIT src=109\.125\.120\.58 dst=51\.144\.176\.251 sport=51600/);
+  });
+
   it("the LB's Tcp probe on node port 30064 completes through the node's NAT", () => {
     const log: ProbeRecord[] = [];
     const { w, start } = world(twin, log);

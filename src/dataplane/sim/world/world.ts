@@ -1,25 +1,38 @@
 import { parseIpv4 } from "../../../core/ip.ts";
 import { seededRng } from "../../../core/rng.ts";
 import type { Frame } from "../../../model/frame.ts";
+import { PROTO } from "../../../model/packet.ts";
 import type { OutsideHost } from "../../../model/scenario.ts";
 import type { Twin } from "../../../model/twin.ts";
 import { AzureLbFabric } from "../fabric/load-balancer.ts";
 import { PROBE_SOURCE, type ProbeFn } from "../fabric/probes.ts";
+import { closedPortAnswer } from "./answers.ts";
 import { CaptureLog } from "./captures.ts";
 import { fabricIn } from "./fabric-hops.ts";
 import { nodeOutput } from "./node-hops.ts";
 import { NodeStack } from "./node-stack.ts";
 import { podOutput } from "./pod-hops.ts";
+import { type TwinSockets, twinSockets } from "./sockets.ts";
 import { type Place, placeName, type SendResult } from "./types.ts";
-import { AZURE_SDN_MAC, hop, type NodePlace, type PodPlace, type Walk, type WorldCore } from "./walk.ts";
+import {
+  AZURE_SDN_MAC,
+  hop,
+  type NodePlace,
+  newWalk,
+  type PodPlace,
+  type WorldCore,
+  walkResult,
+} from "./walk.ts";
 
 export { AZURE_SDN_MAC };
 
 /**
  * The twin's data plane: frames moved hop by hop between outside hosts, Azure's fabric (the load
  * balancer and the VNet's SDN), the nodes' bridges and IP stacks (netfilter with one persistent
- * conntrack table per node) and the pods' namespaces. Pure and deterministic given the twin, the
- * seed and the frames' times; every frame is recorded at every interface it crosses.
+ * conntrack table per node) and the pods' namespaces. What a kernel answers on its own (a REJECT's
+ * RST or ICMP error, a closed UDP port's ICMP port unreachable) is walked back through the twin too
+ * (answers.ts). Pure and deterministic given the twin, the seed and the frames' times; every frame
+ * is recorded at every interface it crosses.
  */
 
 export interface WorldOptions {
@@ -37,6 +50,8 @@ export class World implements WorldCore {
   /** Who owns an address: a node's host namespace or a pod's. */
   readonly owners = new Map<number, NodePlace | PodPlace>();
   readonly hosts = new Map<number, OutsideHost>();
+  /** The namespaces' bound sockets (UDP answers; connect.ts builds its own for TCP's apps). */
+  readonly sockets: TwinSockets;
   private depth = 0;
 
   constructor(
@@ -60,7 +75,19 @@ export class World implements WorldCore {
       const ip = parseIpv4(h.ip);
       if (ip !== null) this.hosts.set(ip, h);
     }
-    const probe = options.probe?.(this);
+    this.sockets = twinSockets(twin, options.start);
+    const answer = options.probe?.(this);
+    // A probe's frames go through send(): it must not start the probes again, whoever advanced them.
+    const probe: ProbeFn | undefined =
+      answer &&
+      ((target, now) => {
+        this.depth++;
+        try {
+          return answer(target, now);
+        } finally {
+          this.depth--;
+        }
+      });
     this.fabric = new AzureLbFabric(twin.azure, {
       seed: options.seed,
       start: Math.floor(options.start / 1000),
@@ -104,7 +131,10 @@ export class World implements WorldCore {
         this.depth--;
       }
     }
-    const w: Walk = { hops: [], delivered: null, fate: "dropped" };
+    const w = newWalk();
+    // A UDP socket is bound by its first send: answers to it are not a closed port's.
+    if (frame.packet.proto === PROTO.udp && (from.kind === "node" || from.kind === "pod"))
+      this.sockets.bindUdp(placeName(from), frame.packet.src as number, frame.packet.sport);
     if (from.kind === "host" || from.kind === "fabric") {
       const h = from.kind === "host" ? [...this.hosts.values()].find((x) => x.name === from.name) : undefined;
       this.record(from, "eth0", frame);
@@ -116,7 +146,12 @@ export class World implements WorldCore {
       fabricIn(this, w, frame, from.kind === "fabric" || h?.kind === "vnet");
     } else if (from.kind === "node") nodeOutput(this, w, from.node, frame);
     else podOutput(this, w, from.node, from.pod, frame);
-    return { hops: w.hops, delivered: w.delivered, fate: w.delivered ? "delivered" : w.fate };
+    closedPortAnswer(this, w);
+    return walkResult(w);
+  }
+
+  udpBound(at: Place, ip: number, port: number): boolean {
+    return this.sockets.udp(placeName(at), ip, port);
   }
 
   // ---- nodes ----
