@@ -83,7 +83,15 @@ export interface Bridge {
 export interface DockerContainer {
   /** 64 hex characters (`docker ps` shows the first 12). */
   readonly id: string;
-  readonly image: string;
+  /**
+   * Config.Image: the reference the container was created from, as the kubelet gave it to docker
+   * (controlplane/node/runtime.ts): the pause image's tag for a sandbox; for the others an image ID
+   * (`sha256:…`, the image was already on the node) or a repo digest (`erjosito/whereami@sha256:…`,
+   * it was pulled).
+   */
+  readonly configImage: string;
+  /** The image's ID, `sha256:` and 64 hex digits (`docker inspect`'s `.Image`). */
+  readonly imageId: string;
   readonly command: string;
   readonly createdAt: number;
   /** `k8s_<container>_<pod>_<namespace>_<uid>_<attempt>` or `k8s_POD_...` for sandboxes. */

@@ -43,6 +43,13 @@ export interface ClusterSpec {
   readonly nodePoolName: string;
 }
 
+/**
+ * The TCP/IP stack of an outside host (its SYN's MSS, window and options, TTL, timers), named as the
+ * simulator's OS profiles are (dataplane/sim/endpoints/os-profile.ts): a Windows 10 laptop at home
+ * or on a corporate network that clamps the MSS, or Linux as of 2019 (4.x) or today (6.x).
+ */
+export type HostOs = "windows-10" | "windows-10-corpnet" | "linux-4.x" | "linux-6.x";
+
 /** A machine outside the cluster that sends or receives traffic (the author's laptop, the jump VM). */
 export interface OutsideHost {
   readonly name: string;
@@ -50,6 +57,8 @@ export interface OutsideHost {
   /** `internet`: reaches the cluster through public IPs; `vnet`: a VM in one of the VNet's subnets. */
   readonly kind: "internet" | "vnet";
   readonly subnet: string | null;
+  /** Its stack; a scenario file always has it (inputs/scenario/defaults.ts `defaultHostOs` when omitted). */
+  readonly os?: HostOs;
 }
 
 /** A pod's fixed values, to reproduce a real cluster (every field optional). */
@@ -73,6 +82,13 @@ export interface PodPin {
   /** Docker container id of the app container (64 hex) and its PID. */
   readonly containerId?: string;
   readonly pid?: number;
+  /**
+   * The app container's image was already on the pod's node, with this ID (12 to 64 hex digits,
+   * with or without `sha256:`; the rest drawn from the seed): the kubelet then creates every
+   * container of that image on the node from the ID rather than from the digest a pull returns,
+   * and `docker ps` shows its 12 digits (seed line 363).
+   */
+  readonly imageId?: string;
 }
 
 /** A node's fixed values. */

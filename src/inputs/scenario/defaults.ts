@@ -1,5 +1,12 @@
 import { formatIpv4, parseIpNet } from "../../core/ip.ts";
-import type { ClusterSpec, CniMode, LoadBalancerSku, SubnetSpec } from "../../model/scenario.ts";
+import type {
+  ClusterSpec,
+  CniMode,
+  HostOs,
+  LoadBalancerSku,
+  OutsideHost,
+  SubnetSpec,
+} from "../../model/scenario.ts";
 
 /**
  * What `az aks create` picks for everything a scenario leaves out, in two eras: the 2019 AKS of
@@ -106,4 +113,14 @@ export function clusterWithDefaults(
     cniMode: given.cniMode ?? era.cniMode,
     nodePoolName: given.nodePoolName ?? DEFAULTS.nodePoolName,
   };
+}
+
+/**
+ * An outside host's stack when the scenario does not say: on the internet, the seed author's
+ * Windows 10 laptop (seed line 283); in the VNet, a Linux VM of the cluster's era (the seed's jump
+ * VM is `az vm create --image ubuntults`, line 32).
+ */
+export function defaultHostOs(kind: OutsideHost["kind"], version: string): HostOs {
+  if (kind === "internet") return "windows-10";
+  return isLegacyVersion(version) ? "linux-4.x" : "linux-6.x";
 }

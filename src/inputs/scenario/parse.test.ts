@@ -97,12 +97,25 @@ describe("parseScenario: good input", () => {
     assert.equal(s.cluster.dnsServiceIp, "10.2.0.10");
   });
 
-  it("infers hosts' kind and subnet from their address", () => {
+  it("infers hosts' kind and subnet from their address, and their stack from their kind and era", () => {
     const s = parse("hosts: [{name: laptop, ip: 203.0.113.9}, {name: vm, ip: 10.224.0.200}]\n").value!;
     assert.deepEqual(s.hosts, [
-      { name: "laptop", ip: "203.0.113.9", kind: "internet", subnet: null },
-      { name: "vm", ip: "10.224.0.200", kind: "vnet", subnet: "aks-subnet" },
+      { name: "laptop", ip: "203.0.113.9", kind: "internet", subnet: null, os: "windows-10" },
+      { name: "vm", ip: "10.224.0.200", kind: "vnet", subnet: "aks-subnet", os: "linux-6.x" },
     ]);
+    const legacy = parse('cluster: {kubernetesVersion: "1.11.5"}\nhosts: [{name: vm, ip: 10.240.0.200}]\n')
+      .value!;
+    assert.equal(legacy.hosts[0]?.os, "linux-4.x");
+  });
+
+  it("keeps a host's own stack", () => {
+    const s = parse("hosts: [{name: laptop, ip: 203.0.113.9, os: windows-10-corpnet}]\n").value!;
+    assert.equal(s.hosts[0]?.os, "windows-10-corpnet");
+  });
+
+  it("keeps a pod pin's image ID as written", () => {
+    const s = parse("pins: {pods: [{owner: kube-system/kube-dns, imageId: sha256:c8e4ff7df026}]}\n").value!;
+    assert.equal(s.pins.pods?.[0]?.imageId, "sha256:c8e4ff7df026");
   });
 
   it("reads manifests inline, as a multi-document block, and from files, with their lines", () => {
@@ -171,6 +184,24 @@ describe("parseScenario: one clear error each, at its line and column", () => {
     );
     assert.match(d.message, /vnet\.name is missing: it must be/);
     assert.deepEqual(at(d), ["dir/s.yaml", 2, 3]);
+  });
+
+  it("a host stack packetwalk does not model, naming the ones it does", () => {
+    const d = onlyError("hosts:\n  - {name: laptop, ip: 203.0.113.9, os: macos}\n");
+    assert.equal(
+      d.message,
+      'Cannot read scenario dir/s.yaml at line 2: hosts[0].os must be one of "windows-10", "windows-10-corpnet", "linux-4.x", "linux-6.x", found macos',
+    );
+  });
+
+  it("a pod pin's image ID that is not hex digits", () => {
+    const d = onlyError("pins:\n  pods:\n    - {owner: default/web, imageId: erjosito/whereami:1.3}\n");
+    assert.match(
+      d.message,
+      /line 3: pins\.pods\[0\]\.imageId must be an image ID: 12 to 64 lower-case hex digits, with or without sha256: \(docker ps shows 12, like c8e4ff7df026\), found erjosito\/whereami:1\.3$/,
+    );
+    const short = onlyError("pins:\n  pods:\n    - {owner: default/web, imageId: c8e4ff7df0}\n");
+    assert.match(short.message, /pins\.pods\[0\]\.imageId must be an image ID/);
   });
 
   it("a network with host bits set", () => {

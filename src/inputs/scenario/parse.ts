@@ -7,6 +7,7 @@ import { checkObjects } from "./check-objects.ts";
 import {
   clusterWithDefaults,
   DEFAULTS,
+  defaultHostOs,
   eraDefaults,
   PLACEHOLDER_SUBSCRIPTION,
   TODAY_KUBERNETES_VERSION,
@@ -160,6 +161,7 @@ function resolve(f: ScenarioFile, file: string, main: LocatedManifest[], later: 
       ip: h.ip,
       kind,
       subnet: kind === "vnet" ? (h.subnet ?? inside?.name ?? null) : null,
+      os: h.os ?? defaultHostOs(kind, version),
     };
   });
   return {

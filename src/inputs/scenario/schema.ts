@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { formatIpv4, parseIpNet, parseIpv4 } from "../../core/ip.ts";
+import type { HostOs } from "../../model/scenario.ts";
 
 /**
  * The scenario file's shape (zod 4). Every field a user may omit is optional here; defaults.ts fills
@@ -90,11 +91,19 @@ const clusterSchema = z.strictObject({
   ).optional(),
 });
 
+export const HOST_OS = [
+  "windows-10",
+  "windows-10-corpnet",
+  "linux-4.x",
+  "linux-6.x",
+] as const satisfies readonly HostOs[];
+
 const hostSchema = z.strictObject({
   name: dnsLabel,
   ip: ipv4,
   kind: z.enum(["internet", "vnet"], 'must be "internet" or "vnet"').optional(),
   subnet: azureName.nullable().optional(),
+  os: z.enum(HOST_OS, `must be one of ${HOST_OS.map((o) => `"${o}"`).join(", ")}`).optional(),
 });
 
 const ifindex = intIn(1, 2147483647);
@@ -113,6 +122,11 @@ const podPinSchema = z.strictObject({
   // docker ps shows 12 hex digits; the rest of the 64 are drawn from the seed.
   containerId: text("must be 12 to 64 hex digits of a container id", /^[0-9a-f]{12,64}$/).optional(),
   pid: intIn(2, 4194304).optional(),
+  // docker ps shows 12 hex digits of an image ID, docker inspect all 64 after `sha256:`.
+  imageId: text(
+    "must be an image ID: 12 to 64 lower-case hex digits, with or without sha256: (docker ps shows 12, like c8e4ff7df026)",
+    /^(sha256:)?[0-9a-f]{12,64}$/,
+  ).optional(),
 });
 
 const nodePinSchema = z.strictObject({

@@ -1,3 +1,4 @@
+import { parseImageRef } from "../../../controlplane/node/runtime.ts";
 import type { DockerContainer, NodeState } from "../../../model/node.ts";
 import { tabwrite } from "../kubectl/tabwriter.ts";
 import type { CommandResult } from "../types.ts";
@@ -43,34 +44,27 @@ function running(node: NodeState): DockerContainer[] {
     .map(([c]) => c);
 }
 
-/** Config.Image as dockershim set it: a tagged name, a repository's digest, or an image ID. */
-export type ConfigImage =
-  | { readonly tagged: string }
-  | { readonly digestOf: string }
-  | { readonly id: string };
-
-/**
- * The kubelet creates a container from the ref EnsureImageExists returns: after a pull, the image's
- * first repo digest (`repo@sha256:…`, dockershim's getImageRef in pkg/kubelet/dockershim/docker_image.go);
- * for an image already on the node, its ID (`sha256:…`, kuberuntime_image.go GetImageRef →
- * ImageStatus.Id). Sandboxes are created from the tagged pause image. The model records only the spec's image, so a pod's containers are taken as pulled for it
- * (seed line 205).
- */
-function configImage(c: DockerContainer): ConfigImage {
-  if (c.sandbox) return { tagged: c.image };
-  const slash = c.image.lastIndexOf("/");
-  const colon = c.image.lastIndexOf(":");
-  return { digestOf: colon > slash ? c.image.slice(0, colon) : c.image };
+/** stringid.TruncateID: what follows the first `:` (an ID's `sha256:`), cut to 12 characters. */
+function truncateId(id: string): string {
+  return id.slice(id.indexOf(":") + 1).slice(0, 12);
 }
 
 /**
- * The IMAGE cell, as docker's formatter prints Config.Image (cli/command/formatter/container.go,
- * Image(), truncating): an image ID as its first 12 hex digits; a digest reference trimmed to its
- * name (`erjosito/whereami`, seed line 205); a tagged one as it is (`k8s.gcr.io/pause-amd64:3.1`).
+ * The IMAGE cell: docker's formatter over Config.Image (docker/cli 18.09
+ * cli/command/formatter/container.go, Image(), with truncation). An image ID (its 12 digits are
+ * the image's own) prints as those 12 digits (seed line 363, `c8e4ff7df026`); a reference prints in
+ * its familiar form, a tag kept and a digest dropped: `erjosito/whereami` for the repo digest a
+ * pull gives (line 205), `k8s.gcr.io/pause-amd64:3.1` for a sandbox. What does not parse as a
+ * reference prints as it is. The daemon lists Config.Image as given when it still names the
+ * container's image (moby daemon/list.go transformContainer), as every modelled one does.
  */
-export function imageCell(ref: ConfigImage): string {
-  if ("id" in ref) return ref.id.replace(/^sha256:/, "").slice(0, 12);
-  return "digestOf" in ref ? ref.digestOf : ref.tagged;
+export function imageCell(configImage: string, imageId: string): string {
+  if (configImage === "") return "<no image>";
+  const trunc = truncateId(imageId);
+  if (trunc === truncateId(configImage)) return trunc;
+  const ref = parseImageRef(configImage);
+  if (!ref) return configImage;
+  return ref.tag === null ? ref.name : `${ref.name}:${ref.tag}`;
 }
 
 function ps(node: NodeState, args: readonly string[], now: number): CommandResult {
@@ -91,7 +85,7 @@ function ps(node: NodeState, args: readonly string[], now: number): CommandResul
     ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
     ...list.map((c) => [
       c.id.slice(0, 12),
-      imageCell(configImage(c)),
+      imageCell(c.configImage, c.imageId),
       JSON.stringify(ellipsis(c.command, 20)),
       `${humanDuration(now - c.createdAt)} ago`,
       `Up ${humanDuration(now - c.createdAt)}`,
@@ -118,9 +112,9 @@ function field(c: DockerContainer, path: string): string | null {
     case ".State.Status":
       return "running";
     case ".Config.Image":
-      return c.image;
+      return c.configImage;
     case ".Image":
-      return c.image;
+      return c.imageId;
     default:
       return null;
   }

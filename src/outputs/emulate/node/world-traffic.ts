@@ -6,12 +6,15 @@ import {
   LINUX_2019,
   LINUX_CURRENT,
   type OsProfile,
+  WINDOWS_CORPNET,
   WINDOWS_LAPTOP,
 } from "../../../dataplane/sim/endpoints/os-profile.ts";
 import { connect } from "../../../dataplane/sim/world/connect.ts";
 import { probeAnswerer } from "../../../dataplane/sim/world/probe-answer.ts";
 import { type Place, placeName } from "../../../dataplane/sim/world/types.ts";
 import { AZURE_SDN_MAC, World } from "../../../dataplane/sim/world/world.ts";
+import { defaultHostOs } from "../../../inputs/scenario/defaults.ts";
+import type { HostOs } from "../../../model/scenario.ts";
 import type { Twin } from "../../../model/twin.ts";
 import type { CommandResult } from "../types.ts";
 
@@ -60,12 +63,24 @@ function placeIp(world: World, p: Place): number | null {
   return null;
 }
 
+/** The simulator's profile for each stack a scenario's host may run (`hosts[].os`), by the profile's name. */
+export const HOST_PROFILES: Readonly<Record<HostOs, OsProfile>> = {
+  "windows-10": WINDOWS_LAPTOP,
+  "windows-10-corpnet": WINDOWS_CORPNET,
+  "linux-4.x": LINUX_2019,
+  "linux-6.x": LINUX_CURRENT,
+};
+
 /**
- * The client's stack: an outside host is the seed author's Windows 10 laptop (seed line 296); nodes
- * and pods run the era's Linux.
+ * The client's stack: an outside host's own (`os`, or its default for a twin built without one:
+ * the seed author's Windows 10 laptop on the internet, the era's Linux in the VNet); nodes and
+ * pods run the era's Linux.
  */
 function profileOf(world: World, p: Place): OsProfile {
-  if (p.kind === "host") return WINDOWS_LAPTOP;
+  if (p.kind === "host") {
+    const host = world.twin.hosts.find((h) => h.name === p.name);
+    return HOST_PROFILES[host?.os ?? defaultHostOs(host?.kind ?? "internet", world.twin.k8s.version)];
+  }
   return world.twin.k8s.version.startsWith("1.11") ? LINUX_2019 : LINUX_CURRENT;
 }
 

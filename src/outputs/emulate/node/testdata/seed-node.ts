@@ -166,7 +166,9 @@ export function seedNode(ruleset: RulesetFile, phase: SeedPhase): NodeState {
       {
         // The seed prints the 12-character prefix; the rest is a placeholder.
         id: "cd299e883674" + "0".repeat(52),
-        image: "erjosito/whereami",
+        // Created from the digest a pull returned (seed line 205); the digest and ID are placeholders.
+        configImage: `erjosito/whereami@sha256:${"1".repeat(64)}`,
+        imageId: `sha256:${"2".repeat(64)}`,
         command: "/bin/sh -c '/usr/sbin/apache2ctl -D FOREGROUND'",
         createdAt: 1548196800,
         name: "k8s_whereami_whereami-564765b89-qfq2k_default_48a93ac3-1cfd-11e9-981c-7abfb60d882f_0",
