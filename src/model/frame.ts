@@ -32,6 +32,11 @@ export interface Frame {
   readonly ttl: number;
   /** The IPv4 don't-fragment bit. */
   readonly dontFragment: boolean;
+  /**
+   * The IPv4 TOS byte (DSCP and ECN); absent means 0. The kernel's own ICMP errors carry 0xc0
+   * (icmp_send: IPTOS_PREC_INTERNETCONTROL, net/ipv4/icmp.c).
+   */
+  readonly tos?: number;
   readonly packet: Packet;
   /** Present for TCP. */
   readonly tcp: TcpDetails | null;

@@ -24,3 +24,13 @@ export function pseudoHeaderSum(src: number, dst: number, proto: number, length:
   while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
   return s;
 }
+
+/**
+ * The value a checksum field should have held, from the field and the checksum computed over the
+ * data including it (tcpdump's in_cksum_shouldbe, which it prints for a bad one).
+ */
+export function checksumShouldBe(field: number, computed: number): number {
+  let s = field + computed;
+  s = (s & 0xffff) + (s >>> 16);
+  return (s & 0xffff) + (s >>> 16);
+}

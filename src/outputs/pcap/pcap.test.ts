@@ -5,11 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { formatIpv4 } from "../../core/ip.ts";
+import { datagramBytes, ICMP_QUOTE_MAX, parseQuote } from "../../dataplane/sim/endpoints/quote.ts";
 import { readPcap } from "./read-pcap.ts";
-import { mixedCapture } from "./testdata/sample-frames.ts";
+import { icmpErrorCapture, mixedCapture } from "./testdata/sample-frames.ts";
 import { writePcap } from "./write-pcap.ts";
 
 const frames = mixedCapture();
+const errors = icmpErrorCapture();
 
 describe("writePcap", () => {
   it("writes the libpcap global header: magic, 2.4, snaplen 262144, Ethernet", () => {
@@ -22,6 +24,18 @@ describe("writePcap", () => {
     const { frames: back, problems } = readPcap(writePcap(frames));
     assert.deepEqual(problems, []);
     assert.deepEqual(back, frames);
+  });
+
+  it("writes the data plane's datagram after the Ethernet header, with the TOS byte and ICMP errors' quotes", () => {
+    const back = readPcap(writePcap(errors));
+    assert.deepEqual(back.problems, []);
+    assert.deepEqual(back.frames, errors);
+    const bytes = writePcap(errors.slice(1, 2)).subarray(24 + 16);
+    assert.equal(bytes[14 + 1], 0xc0);
+    // The rest of the datagram is datagramBytes' (only the TOS and so the header checksum differ).
+    const plain = datagramBytes(errors[1]!);
+    assert.deepEqual(bytes.subarray(14 + 20), plain.subarray(20));
+    assert.deepEqual([...bytes.subarray(14 + 12, 14 + 20)], [...plain.subarray(12, 20)]);
   });
 
   it("the reader catches a flipped byte in the TCP payload and in the IP header", () => {
@@ -123,6 +137,86 @@ describe("tshark reads our pcap", { skip: tshark ? false : "tshark not installed
       "_ws.malformed || _ws.expert.severity >= warning || tcp.checksum.status == 0 || udp.checksum.status == 0 || ip.checksum.status == 0 || icmp.checksum.status == 0",
     ]);
     assert.equal(bad.stdout, "");
+  });
+});
+describe("tshark reads our ICMP errors", { skip: tshark ? false : "tshark not installed" }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "packetwalk-pcap-icmp-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, "errors.pcap");
+  writeFileSync(file, writePcap(errors));
+  // Wireshark always verifies ICMP checksums (it has no preference for it); TCP's is checked apart
+  // (see the last test: a quote cut at 548 bytes cannot be verified).
+  const run = (args: string[], protos = ["udp", "ip"]) => {
+    const checks = protos.flatMap((p) => ["-o", `${p}.check_checksum:TRUE`]);
+    return spawnSync("tshark", ["-r", file, ...checks, ...args], { encoding: "utf8" });
+  };
+
+  it("decodes each error's TOS, type and code, and the datagram it quotes", () => {
+    const fields = ["ip.dsfield", "icmp.type", "icmp.code", "ip.src", "ip.dst", "tcp.dstport", "udp.dstport"];
+    const r = run([
+      "-Y",
+      "icmp.type == 3",
+      "-T",
+      "fields",
+      "-E",
+      "separator=|",
+      ...fields.flatMap((f) => ["-e", f]),
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const want = errors
+      .filter((f) => f.packet.icmpType === 3)
+      .map((f) => {
+        const q = parseQuote(f.payload)!.packet;
+        const port = (proto: number) => (q.proto === proto ? String(q.dport) : "");
+        // A quoted ICMP datagram has its own type and code.
+        const inner = (v: number) => (q.proto === 1 ? `,${v}` : "");
+        return [
+          `0x${(f.tos ?? 0).toString(16).padStart(2, "0")},0x00`,
+          `${f.packet.icmpType}${inner(q.icmpType)}`,
+          `${f.packet.icmpCode}${inner(q.icmpCode)}`,
+          `${formatIpv4(f.packet.src as number)},${formatIpv4(q.src as number)}`,
+          `${formatIpv4(f.packet.dst as number)},${formatIpv4(q.dst as number)}`,
+          port(6),
+          port(17),
+        ].join("|");
+      });
+    assert.deepEqual(r.stdout.trimEnd().split("\n"), want);
+  });
+
+  it("finds no malformed packets, bad checksums or warnings but the RST's, the quotes' own checksums included", () => {
+    const r = run(["-q", "-z", "expert,warn"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr.replace(/^Running as user "root".*\n/m, ""), "");
+    // Wireshark files every RST under warnings ("Connection reset (RST)"); nothing else may be there.
+    const rows = r.stdout.split("\n").filter((l) => /^\s+\d+\s/.test(l));
+    assert.deepEqual(
+      rows.map((l) => l.trim().replace(/\s+/g, " ")),
+      ["1 Sequence TCP Connection reset (RST)"],
+    );
+    const bad = run([
+      "-Y",
+      "_ws.malformed || (_ws.expert.severity >= warning && !tcp.flags.reset) || udp.checksum.status == 0 || ip.checksum.status == 0 || icmp.checksum.status == 0",
+    ]);
+    assert.equal(bad.stdout, "");
+  });
+
+  it("verifies a whole quote's TCP checksum (conntrack's NAT-back adjusted it); a cut quote's it cannot", () => {
+    const numbers = (filter: string) =>
+      run(["-Y", filter, "-T", "fields", "-e", "frame.number"], ["tcp"]).stdout.trim().split("\n");
+    const quotesTcp = (f: (typeof errors)[number]) =>
+      f.packet.icmpType === 3 && parseQuote(f.payload)?.packet.proto === 6;
+    const frameNumbers = (keep: (f: (typeof errors)[number]) => boolean) =>
+      errors.flatMap((f, i) => (keep(f) ? [String(i + 1)] : []));
+    // Linux quotes 548 bytes at most; Wireshark, asked to check TCP checksums, sums what is there.
+    const cut = (f: (typeof errors)[number]) => f.payload.length === ICMP_QUOTE_MAX;
+    assert.deepEqual(
+      numbers("icmp && tcp.checksum.status == 1"),
+      frameNumbers((f) => quotesTcp(f) && !cut(f)),
+    );
+    assert.deepEqual(
+      numbers("icmp && tcp.checksum.status == 0"),
+      frameNumbers((f) => quotesTcp(f) && cut(f)),
+    );
   });
 });
 if (!tshark)

@@ -105,6 +105,8 @@ function decodeFrame(b: Uint8Array, time: number, problems: string[], where: str
     ipId: v.getUint16(ip + 4),
     ttl: b[ip + 8]!,
     dontFragment: (flags & 0x4000) !== 0,
+    // Frames leave `tos` out when it is 0 (the default).
+    ...(b[ip + 1] ? { tos: b[ip + 1]! } : {}),
   };
   const pseudo = pseudoHeaderSum(src, dst, proto, end - l4);
   if (proto === PROTO.tcp) {

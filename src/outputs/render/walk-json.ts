@@ -5,13 +5,16 @@ import { placeName } from "../../dataplane/sim/world/types.ts";
 import type { WalkPath } from "../../dataplane/sim/world/walk-paths.ts";
 import type { Frame } from "../../model/frame.ts";
 import { protoName } from "../../model/netfilter/protocols.ts";
+import { PROTO, TCP } from "../../model/packet.ts";
 import type { Twin } from "../../model/twin.ts";
+import { tcpdumpLine } from "../emulate/tcpdump/text.ts";
 import { formatConntrackEntry } from "./conntrack-list.ts";
 
 /**
  * `packetwalk walk`'s report, built once and printed as JSON (this module) or text (walk-text.ts):
  * every path with its exact probability, each hop with the rules it hit at their line in the node's
- * `iptables-save`, the conntrack entry made, and the first answer's way back.
+ * `iptables-save`, the conntrack entry made, and the first answer's way back: a server's reply, or
+ * what a kernel answered instead (a REJECT rule's ICMP error or RST, a closed port's).
  */
 
 export interface RuleRef {
@@ -37,7 +40,14 @@ export interface HopReport {
 export interface PathReport {
   readonly probability: number;
   readonly probabilityExact: string;
+  /**
+   * What the kernels did with the packet: `delivered` to a socket, `dropped`, or `rejected`: refused
+   * with an answer, by a REJECT rule or by the destination's kernel for a closed port (a UDP
+   * datagram no socket is bound to gets ICMP port unreachable, a SYN to a port nobody listens on a RST).
+   */
   readonly verdict: string;
+  /** Why it was not delivered, where (`NODE: REJECT in filter FORWARD ...`, a closed port); null when it was. */
+  readonly reason: string | null;
   readonly endpoint: string | null;
   readonly pod: string | null;
   readonly node: string | null;
@@ -50,6 +60,15 @@ export interface PathReport {
 }
 
 export interface ReplyReport {
+  /**
+   * The kernel's own answer instead of a server's reply, named as `--reject-with` names it
+   * (`icmp-port-unreachable`, `icmp-host-prohibited`..., `tcp-reset`); null for a server's reply.
+   */
+  readonly answer: string | null;
+  /** Who sent it: the place of its first hop. */
+  readonly sentBy: string;
+  /** The frame as `tcpdump -n` prints it (without the time) where it arrived, else where it was sent. */
+  readonly frame: string;
   readonly verdict: string;
   /** The answer's source as the client received it (DSR: the VIP, not the pod). */
   readonly sourceSeenByClient: string | null;
@@ -120,11 +139,70 @@ function hopReport(
   };
 }
 
-function replyReport(r: SendResult, lines: ReadonlyMap<string, ReadonlyMap<string, number>>, ms: number) {
+/** ICMP destination unreachable codes by the name iptables' REJECT gives them (--reject-with). */
+const UNREACH_NAMES: Readonly<Record<number, string>> = {
+  0: "icmp-net-unreachable",
+  1: "icmp-host-unreachable",
+  2: "icmp-proto-unreachable",
+  3: "icmp-port-unreachable",
+  9: "icmp-net-prohibited",
+  10: "icmp-host-prohibited",
+  13: "icmp-admin-prohibited",
+};
+
+/** A kernel's refusal: an ICMP destination unreachable or a TCP reset; null for anything else. */
+export function answerKind(f: Frame): string | null {
+  const p = f.packet;
+  if (p.proto === PROTO.icmp && p.icmpType === 3)
+    return UNREACH_NAMES[p.icmpCode] ?? `icmp-type-3-code-${p.icmpCode}`;
+  if (p.proto === PROTO.tcp && p.tcpFlags & TCP.RST) return "tcp-reset";
+  return null;
+}
+
+/** `icmp-port-unreachable` → `ICMP port unreachable`, `tcp-reset` → `TCP reset`. */
+export function answerWords(kind: string): string {
+  const [proto, ...rest] = kind.split("-");
+  return [proto!.toUpperCase(), ...rest].join(" ");
+}
+
+function replyReport(
+  r: SendResult,
+  lines: ReadonlyMap<string, ReadonlyMap<string, number>>,
+  ms: number,
+): ReplyReport {
+  const sent = r.hops[0]?.before ?? null;
+  const seen = r.delivered?.frame ?? sent;
   return {
+    answer: sent ? answerKind(sent) : null,
+    sentBy: r.hops[0] ? placeName(r.hops[0].where) : "-",
+    frame: seen ? tcpdumpLine(seen, { numeric: true }).replace(/^\S+ /, "") : "-",
     verdict: r.fate,
     sourceSeenByClient: r.delivered ? addr(r.delivered.frame)[0] : null,
     hops: r.hops.map((h) => hopReport(h, lines, ms)),
+  };
+}
+
+/**
+ * A request delivered to a namespace that answered it with an error (a closed port: no UDP socket
+ * bound, no TCP listener): the kernel refused it, so the path reads `rejected`, and the hop that
+ * handed it to the stack says why.
+ */
+function closedPort(
+  req: SendResult,
+  reply: ReplyReport | null,
+  proto: "tcp" | "udp",
+): { reason: string; hops: (hops: HopReport[]) => HopReport[] } | null {
+  const d = req.delivered;
+  if (!d || !reply?.answer || (d.at.kind !== "node" && d.at.kind !== "pod")) return null;
+  const [, to] = addr(d.frame);
+  const reason = proto === "udp" ? `no socket bound to udp ${to}` : `no socket listening on tcp ${to}`;
+  const note = `${reason}: the kernel answers with ${answerWords(reply.answer)}`;
+  return {
+    reason: `${placeName(d.at)}: ${reason}`,
+    hops: (hops) =>
+      hops.map((h, i) =>
+        i === hops.length - 1 && h.action === "delivered" ? { ...h, action: "rejected", note } : h,
+      ),
   };
 }
 
@@ -148,18 +226,30 @@ export function walkReport(i: ReportInput): WalkReport {
     const inPod = d?.at.kind === "pod" ? d.at : null;
     const lb = p.request.hops.find((h) => h.where.kind === "fabric" && h.where.name === "azure-lb");
     const [seen, endpoint] = d ? addr(d.frame) : [null, null];
+    const reply = p.reply ? replyReport(p.reply, lines, ms) : null;
+    const hops = p.request.hops.map((h) => hopReport(h, lines, ms));
+    const closed = closedPort(p.request, reply, i.proto);
+    const last = p.request.hops.at(-1);
+    const verdict = closed ? "rejected" : p.request.fate;
+    const reason = closed
+      ? closed.reason
+      : verdict !== "delivered" && last
+        ? `${placeName(last.where)}: ${last.note}`
+        : null;
     return {
       probability: toNumber(p.probability),
       probabilityExact: exactText(p.probability),
-      verdict: p.request.fate,
+      verdict,
+      reason,
       endpoint: inPod ? endpoint : null,
       pod: inPod ? inPod.pod : null,
       node: d && (d.at.kind === "pod" || d.at.kind === "node") ? d.at.node : null,
       sourceSeenByPod: inPod && seen ? (seen.split(":")[0] as string) : null,
       balancer: lb ? lb.note : null,
-      outcome: p.outcome,
-      hops: p.request.hops.map((h) => hopReport(h, lines, ms)),
-      reply: p.reply ? replyReport(p.reply, lines, ms) : null,
+      // UDP has no exchange of its own: its outcome is what became of the datagram.
+      outcome: i.proto === "udp" ? verdict : p.outcome,
+      hops: closed ? closed.hops(hops) : hops,
+      reply,
     };
   });
   const failed = paths.find((p) => p.verdict !== "delivered");
@@ -170,19 +260,27 @@ export function walkReport(i: ReportInput): WalkReport {
     proto: protoName(i.proto === "tcp" ? 6 : 17),
     verdict: failed ? failed.verdict : "delivered",
     truncated: i.truncated,
-    probe: probeOf(i.twin, i.to),
+    probe: probeOf(i.twin, i.to, i.proto),
     paths,
     reply: paths[0]?.reply ?? null,
   };
 }
 
-/** The health probe of the LB rule serving a frontend address and port (azure.md §3). */
-export function probeOf(twin: Twin, to: { readonly ip: number; readonly port: number }): string | null {
+/** The health probe of the LB rule serving a frontend address, port and protocol (azure.md §3). */
+export function probeOf(
+  twin: Twin,
+  to: { readonly ip: number; readonly port: number },
+  proto: "tcp" | "udp" = "tcp",
+): string | null {
   const ip = formatIpv4(to.ip);
+  const wanted = proto === "tcp" ? "Tcp" : "Udp";
   for (const lb of twin.azure.loadBalancers) {
     const fe = lb.frontendIpConfigurations.filter((f) => f.ipAddress === ip).map((f) => f.id);
     const rule = lb.loadBalancingRules.find(
-      (r) => fe.includes(r.frontendIpConfigurationId) && r.frontendPort === to.port,
+      (r) =>
+        fe.includes(r.frontendIpConfigurationId) &&
+        r.frontendPort === to.port &&
+        (r.protocol === wanted || r.protocol === "All"),
     );
     if (!rule) continue;
     const probe = lb.probes.find((p) => p.id === rule.probeId);

@@ -1,4 +1,10 @@
-import type { HopReport, PathReport, ReplyReport, WalkReport } from "./walk-json.ts";
+import {
+  answerWords,
+  type HopReport,
+  type PathReport,
+  type ReplyReport,
+  type WalkReport,
+} from "./walk-json.ts";
 
 /**
  * `packetwalk walk` as text: the story the seed tells, one block per path (probability, the pod,
@@ -21,16 +27,25 @@ function hopLines(h: HopReport, indent: string): string[] {
 
 function pathBlock(p: PathReport, i: number, n: number): string[] {
   const head = `Path ${i + 1} of ${n}, probability ${p.probabilityExact} (${p.probability}):`;
+  const verdict = p.reason ? `${p.verdict} (${p.reason})` : p.verdict;
   const to =
     p.pod !== null
-      ? ` ${p.endpoint} (pod ${p.pod} on ${p.node}), ${p.verdict}; the pod sees the source ${p.sourceSeenByPod}`
-      : ` ${p.verdict}${p.node ? ` at ${p.node}` : ""}`;
+      ? ` ${p.endpoint} (pod ${p.pod} on ${p.node}), ${verdict}; the pod sees the source ${p.sourceSeenByPod}`
+      : ` ${verdict}${p.node && !p.reason ? ` at ${p.node}` : ""}`;
   return [`${head}${to}`, ...p.hops.flatMap((h) => hopLines(h, "  "))];
 }
 
 function replyBlock(r: ReplyReport, first: PathReport): string[] {
+  const seen = `${r.verdict}; the client sees it from ${r.sourceSeenByClient ?? "-"}`;
+  if (r.answer === null)
+    return [
+      `Reply (path 1, from ${first.endpoint ?? "the server"}): ${seen}`,
+      ...r.hops.flatMap((h) => hopLines(h, "  ")),
+    ];
+  // A kernel's answer instead of a server's: say whose and what, then the frame as tcpdump shows it.
   return [
-    `Reply (path 1, from ${first.endpoint ?? "the server"}): ${r.verdict}; the client sees it from ${r.sourceSeenByClient ?? "-"}`,
+    `Answer (path 1): ${answerWords(r.answer)} from ${r.sentBy}: ${seen}`,
+    `  ${r.frame}`,
     ...r.hops.flatMap((h) => hopLines(h, "  ")),
   ];
 }
@@ -91,6 +106,7 @@ export function compareText(a: WalkReport, b: WalkReport): string {
     ["source seen by pod", seen(a), seen(b)],
     ["KUBE-MARK-MASQ hit", masq(a), masq(b)],
     ["reply source at client", a.reply?.sourceSeenByClient ?? "-", b.reply?.sourceSeenByClient ?? "-"],
+    ["kernel's answer", a.reply?.answer ?? "-", b.reply?.answer ?? "-"],
   ];
   const w0 = Math.max(...rows.map((r) => r[0].length)) + 2;
   const w1 = Math.max(...rows.map((r) => r[1].length)) + 2;

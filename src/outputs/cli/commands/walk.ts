@@ -1,8 +1,10 @@
 import type { Command } from "commander";
 import { formatIpv4, parseIpv4 } from "../../../core/ip.ts";
+import { isIcmpError, parseQuote } from "../../../dataplane/sim/endpoints/quote.ts";
 import { PROBE_SOURCE } from "../../../dataplane/sim/fabric/probes.ts";
 import { placeName } from "../../../dataplane/sim/world/types.ts";
 import { placeFor, type WalkPath, walkPaths } from "../../../dataplane/sim/world/walk-paths.ts";
+import type { Frame } from "../../../model/frame.ts";
 import type { Twin } from "../../../model/twin.ts";
 import { iptablesSave } from "../../emulate/node/iptables-save.ts";
 import { writePcap } from "../../pcap/write-pcap.ts";
@@ -110,6 +112,12 @@ function walkTwin(twin: Twin, label: string, o: WalkOpts): Run {
   return { report, paths, sport };
 }
 
+/** Whether a frame belongs to the client's flow: its own ports, or for an ICMP error those it quotes. */
+function ofFlow(f: Frame, sport: number): boolean {
+  const p = isIcmpError(f.packet) ? parseQuote(f.payload)?.packet : f.packet;
+  return !!p && (p.sport === sport || p.dport === sport);
+}
+
 /** One pcap per interface the client's flow crossed (the LB's probes left out), per path. */
 function writeCaptures(io: CliIo, dir: string, run: Run): string[] {
   if (!io.writeFile) throw new CliError("--pcap: this CLI cannot write files");
@@ -119,10 +127,7 @@ function writeCaptures(io: CliIo, dir: string, run: Run): string[] {
     const base = run.paths.length === 1 ? dir : `${dir}/path-${i + 1}`;
     for (const c of p.world.captures.all()) {
       const frames = c.frames.filter(
-        (f) =>
-          f.packet.src !== probe &&
-          f.packet.dst !== probe &&
-          (f.packet.sport === run.sport || f.packet.dport === run.sport),
+        (f) => f.packet.src !== probe && f.packet.dst !== probe && ofFlow(f, run.sport),
       );
       if (frames.length === 0) continue;
       const file = `${base}/${`${c.where}_${c.iface}`.replace(/[^A-Za-z0-9._-]/g, "_")}.pcap`;

@@ -47,8 +47,11 @@ function typeName(t: number): string {
   return TYPES[t] ?? `Type${t}`;
 }
 
-/** The summary for a DNS message carried in `m` (the UDP payload), or null if it is too short. */
-export function dnsSummary(m: Uint8Array): string | null {
+/**
+ * The summary for a DNS message carried in `m` (the UDP payload), or null if it is too short. With
+ * -v each answer starts with its owner name (ns_rprint prints it when ndo_vflag is set).
+ */
+export function dnsSummary(m: Uint8Array, verbose = false): string | null {
   if (m.length < 12) return null;
   const u16 = (i: number) => (m[i]! << 8) | m[i + 1]!;
   const id = u16(0);
@@ -84,7 +87,7 @@ export function dnsSummary(m: Uint8Array): string | null {
     else if (type === 28 && rdlen === 16)
       data = ` ${formatIpv6(m.subarray(rd, rd + 16).reduce((v, b) => (v << 8n) | BigInt(b), 0n))}`;
     else if (type === 5 || type === 12 || type === 2) data = ` ${readName(m, rd)?.name ?? ""}`;
-    answers.push(` ${typeName(type)}${data}`);
+    answers.push(`${verbose ? ` ${n.name}` : ""} ${typeName(type)}${data}`);
     at = rd + rdlen;
   }
   return `${id}${flags}${qcount} ${an}/${ns}/${ar}${answers.join(",")} (${m.length})`;

@@ -1,15 +1,21 @@
 import { parseIpv4 } from "../../../core/ip.ts";
 import type { Frame } from "../../../model/frame.ts";
 import { PROTO } from "../../../model/packet.ts";
+import { type Cursor, type FrameFilter, lengthBound, Reject, tryRelation } from "./filter-arith.ts";
+import { FilterSyntaxError, type Token, tokenize } from "./filter-lex.ts";
 import { servicePort } from "./services.ts";
 
 /**
  * The part of the pcap-filter language (pcap-filter(7)) people type at tcpdump: primitives
  * `[proto] [src|dst|src or dst|src and dst] [host|net|port|portrange] ID`, the bare protocols
- * `ip ip6 arp tcp udp icmp`, `not`/`!`, `and`/`&&`, `or`/`||` and parentheses. As in libpcap, `and`
- * and `or` have the same precedence and group left to right (`a or b and c` is `(a or b) and c`), and
- * a bare ID repeats the previous primitive's qualifiers (`host A or B`). Frames carry no ARP, so `arp`
- * matches nothing; host names are not resolved (the twin has no DNS for them).
+ * `ip ip6 arp tcp udp icmp`, `less N`/`greater N`, relations over packet bytes such as
+ * `icmp[icmptype] == icmp-unreach` or `tcp[tcpflags] & tcp-syn != 0` (filter-arith.ts), `not`/`!`,
+ * `and`/`&&`, `or`/`||` and parentheses. As in libpcap, `and` and `or` have the same precedence and
+ * group left to right (`a or b and c` is `(a or b) and c`), and a bare ID repeats the previous
+ * primitive's qualifiers (`host A or B`). Frames carry no ARP, so `arp` matches nothing; host names
+ * are not resolved (the twin has no DNS for them). `host` and `port` look at a packet's own headers:
+ * an ICMP error about a TCP segment to port 80 matches `icmp` and its own addresses, not `port 80`
+ * (the BPF code checks the IP protocol first), whatever its quote holds.
  */
 
 export interface FilterError {
@@ -18,15 +24,10 @@ export interface FilterError {
   readonly column: number;
 }
 
-export type FrameFilter = (frame: Frame) => boolean;
+export type { FrameFilter };
 export type CompiledFilter =
   | { readonly ok: true; readonly match: FrameFilter }
   | { readonly ok: false; readonly error: FilterError };
-
-interface Token {
-  readonly text: string;
-  readonly column: number;
-}
 
 type Proto = "ip" | "ip6" | "arp" | "tcp" | "udp" | "icmp";
 type Dir = "src" | "dst" | "src or dst" | "src and dst";
@@ -39,43 +40,21 @@ interface Qualifiers {
 
 const PROTOS = new Set<string>(["ip", "ip6", "arp", "tcp", "udp", "icmp"]);
 const KINDS = new Set<string>(["host", "net", "port", "portrange"]);
-const KEYWORDS = new Set<string>([...PROTOS, ...KINDS, "src", "dst", "and", "or", "not"]);
-
-class FilterSyntaxError extends Error {
-  constructor(
-    message: string,
-    readonly column: number,
-  ) {
-    super(message);
-  }
-}
-
-function tokenize(text: string): Token[] {
-  const tokens: Token[] = [];
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (/\s/.test(c)) {
-      i++;
-      continue;
-    }
-    const two = text.slice(i, i + 2);
-    if (two === "&&" || two === "||") {
-      tokens.push({ text: two === "&&" ? "and" : "or", column: i + 1 });
-      i += 2;
-    } else if (c === "(" || c === ")" || c === "!") {
-      tokens.push({ text: c === "!" ? "not" : c, column: i + 1 });
-      i++;
-    } else if (/[A-Za-z0-9_.:/-]/.test(c)) {
-      const start = i;
-      while (i < text.length && /[A-Za-z0-9_.:/-]/.test(text[i]!)) i++;
-      tokens.push({ text: text.slice(start, i), column: start + 1 });
-    } else {
-      throw new FilterSyntaxError(`syntax error: unexpected character "${c}"`, i + 1);
-    }
-  }
-  return tokens;
-}
+const KEYWORDS = new Set<string>([
+  ...PROTOS,
+  ...KINDS,
+  "src",
+  "dst",
+  "and",
+  "or",
+  "not",
+  "less",
+  "greater",
+  "len",
+  "length",
+]);
+/** A token that can be an ID (an address, a port, a name), not an operator. */
+const isWord = (t: Token) => /^[A-Za-z0-9_.:]/.test(t.text);
 
 const isTransport = (p: number) => p === PROTO.tcp || p === PROTO.udp || p === PROTO.sctp;
 
@@ -139,14 +118,14 @@ function parsePort(text: string, column: number): { port: number; only: "tcp" | 
   return { port: named.port, only: named.tcp && named.udp ? null : named.tcp ? "tcp" : "udp" };
 }
 
-class Parser {
-  private i = 0;
+class Parser implements Cursor {
+  i = 0;
   /** The qualifiers a bare ID inherits: those of the last primitive parsed. */
   private last: Qualifiers = { proto: null, dir: null, kind: "host" };
 
   constructor(
-    private readonly tokens: Token[],
-    private readonly end: number,
+    readonly tokens: Token[],
+    readonly end: number,
   ) {}
 
   private peek(offset = 0): Token | undefined {
@@ -182,6 +161,12 @@ class Parser {
       const inner = this.unary();
       return (f) => !inner(f);
     }
+    const relation = tryRelation(this);
+    if (relation) return relation;
+    if (t.text === "less" || t.text === "greater") {
+      this.i++;
+      return lengthBound(this, t.text);
+    }
     if (t.text === "(") {
       this.i++;
       const inner = this.expr();
@@ -215,7 +200,7 @@ class Parser {
       q.kind = t.text as Kind;
       t = this.tokens[++this.i];
     }
-    const idFollows = t !== undefined && !KEYWORDS.has(t.text) && t.text !== "(" && t.text !== ")";
+    const idFollows = t !== undefined && !KEYWORDS.has(t.text) && isWord(t);
     if (!q.proto && !q.dir && !q.kind) {
       // A bare ID: libpcap reuses the previous primitive's qualifiers.
       if (!idFollows) this.fail(`syntax error: unexpected "${start.text}"`, start);
@@ -295,7 +280,16 @@ export function compileFilter(text: string): CompiledFilter {
   try {
     const tokens = tokenize(text);
     if (tokens.length === 0) return { ok: true, match: () => true };
-    return { ok: true, match: new Parser(tokens, text.length + 1).parse() };
+    const filter = new Parser(tokens, text.length + 1).parse();
+    const match: FrameFilter = (f) => {
+      try {
+        return filter(f);
+      } catch (e) {
+        if (e instanceof Reject) return false;
+        throw e;
+      }
+    };
+    return { ok: true, match };
   } catch (e) {
     if (e instanceof FilterSyntaxError) return { ok: false, error: { message: e.message, column: e.column } };
     throw e;

@@ -4,8 +4,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { datagramBytes } from "../../../dataplane/sim/endpoints/quote.ts";
 import type { Frame } from "../../../model/frame.ts";
-import { laptopHandshake, mixedCapture, probeExchange } from "../../pcap/testdata/sample-frames.ts";
+import {
+  icmpErrorCapture,
+  laptopHandshake,
+  mixedCapture,
+  probeExchange,
+} from "../../pcap/testdata/sample-frames.ts";
 import { writePcap } from "../../pcap/write-pcap.ts";
 import { formatTime, tcpdumpHeader, tcpdumpLine, tcpdumpSummary, tcpdumpText } from "./text.ts";
 
@@ -58,6 +64,82 @@ describe("tcpdumpText", () => {
   });
 });
 
+describe("tcpdumpText: ICMP errors (print-icmp.c)", () => {
+  const frames = icmpErrorCapture();
+  const text = (numeric: boolean, verbose = false) =>
+    tcpdumpText(frames, { numeric, verbose }).map((l) => l.slice(16));
+  const errors = (numeric: boolean) =>
+    text(numeric).filter((l) => l.includes(": ICMP ") && !l.includes("echo"));
+
+  it("names what the error quotes: its destination, and for port unreachable the protocol and port", () => {
+    // The quote was NATed back by conntrack: the client sees the VIP it connected to, not the pod.
+    assert.deepEqual(errors(true).slice(0, 3), [
+      "IP 10.13.76.4 > 109.125.120.58: ICMP 51.144.176.251 tcp port 80 unreachable, length 68",
+      "IP 10.13.76.4 > 10.13.76.26: ICMP 10.0.0.10 udp port 53 unreachable, length 88",
+      "IP 10.13.76.26 > 10.13.76.4: ICMP 10.13.76.26 udp port 9999 unreachable, length 556",
+    ]);
+    // Without -n the port is named from /etc/services, TCP and UDP apart.
+    assert.deepEqual(
+      errors(false)
+        .slice(0, 2)
+        .map((l) => l.replace(/.*: ICMP /, "")),
+      [
+        "51.144.176.251 tcp port http unreachable, length 68",
+        "10.0.0.10 udp port domain unreachable, length 88",
+      ],
+    );
+  });
+
+  it("prints every code REJECT sends in the words of unreach2str", () => {
+    const byCode = errors(true).filter((l) => l.includes("10.0.0.10") && !l.includes("udp port"));
+    assert.deepEqual(
+      byCode.map((l) => l.replace(/.*: ICMP /, "")),
+      [
+        "net 10.0.0.10 unreachable, length 88",
+        "host 10.0.0.10 unreachable, length 88",
+        "10.0.0.10 protocol 17 unreachable, length 88",
+        "net 10.0.0.10 unreachable - admin prohibited, length 88",
+        "host 10.0.0.10 unreachable - admin prohibited, length 88",
+        "host 10.0.0.10 unreachable - admin prohibited filter, length 88",
+        "10.0.0.10 unreachable - need to frag, length 88",
+      ],
+    );
+  });
+
+  it("reads a quoted ICMP datagram's 'port' where UDP keeps it: bytes 2-3, the echo's checksum", () => {
+    const ping = frames.find((f) => f.packet.icmpType === 8)!;
+    const quoted = datagramBytes(ping);
+    const checksum = (quoted[22]! << 8) | quoted[23]!;
+    assert.ok(
+      text(true).includes(
+        `IP 10.13.76.4 > 10.13.76.26: ICMP 10.0.0.1 protocol 1 port ${checksum} unreachable, length 92`,
+      ),
+    );
+  });
+
+  it("-v shows the error's TOS 0xc0 and the quoted datagram, printed as a packet of its own", () => {
+    const [, error] = text(true, true);
+    assert.equal(
+      error,
+      [
+        "IP (tos 0xc0, ttl 64, id 4060, offset 0, flags [none], proto ICMP (1), length 88)",
+        "    10.13.76.4 > 109.125.120.58: ICMP 51.144.176.251 tcp port 80 unreachable, length 68",
+        // The quote as FORWARD saw it: TTL decremented, addresses NATed back, checksum adjusted.
+        "\tIP (tos 0x0, ttl 51, id 321, offset 0, flags [DF], proto TCP (6), length 60)",
+        "    109.125.120.58.51535 > 51.144.176.251.80: Flags [S], cksum 0xc07e (correct), seq 4000000000, win 64240, options [mss 1460,sackOK,TS val 123456 ecr 0,nop,wscale 7], length 0",
+      ].join("\n"),
+    );
+    // The SYN itself, before the error, carries the same checksum: the NAT's adjustment undid the DNAT.
+    assert.match(text(true, true)[0]!, /Flags \[S\], cksum 0xc07e \(correct\)/);
+    assert.match(text(true, true).at(-1)!, /^IP \(tos 0x2,ECT\(0\), ttl 64,/);
+  });
+
+  it("-v stops a quote cut short where the capture ends, as tcpdump's bounds checks do", () => {
+    const cut = text(true, true).find((l) => l.includes("tcp port 8080 unreachable"))!;
+    assert.match(cut, /length 643: HTTP, length: 643 \[\|http\]$/);
+  });
+});
+
 const tcpdump = spawnSync("tcpdump", ["--version"]).status === 0;
 describe("tcpdumpText against the real tcpdump -r", {
   skip: tcpdump ? false : "tcpdump not installed",
@@ -67,17 +149,20 @@ describe("tcpdumpText against the real tcpdump -r", {
   const captures: [string, Frame[]][] = [
     ["TCP, HTTP, DNS, ICMP and UDP", mixedCapture()],
     ["a capture begun mid-flow", probeExchange().slice(2)],
+    ["ICMP errors, resets and TOS bits", icmpErrorCapture()],
   ];
-  for (const [[what, frames], numeric] of captures.flatMap((c) =>
-    [true, false].map((n) => [c, n] as const),
-  )) {
-    const file = join(dir, `${what.length}-${numeric}.pcap`);
+  const flags = [[], ["-n"], ["-v"], ["-n", "-v"]];
+  for (const [[what, frames], args] of captures.flatMap((c) => flags.map((f) => [c, f] as const))) {
+    const file = join(dir, `${what.length}-${args.join("")}.pcap`);
     writeFileSync(file, writePcap(frames));
-    it(`prints what tcpdump ${numeric ? "-n " : ""}prints for ${what}`, () => {
-      const args = ["-r", file, ...(numeric ? ["-n"] : [])];
-      const r = spawnSync("tcpdump", args, { encoding: "utf8", env: { ...process.env, TZ: "UTC" } });
+    it(`prints what tcpdump ${args.join(" ")} prints for ${what}`, () => {
+      const r = spawnSync("tcpdump", ["-r", file, ...args], {
+        encoding: "utf8",
+        env: { ...process.env, TZ: "UTC" },
+      });
       assert.equal(r.status, 0, r.stderr);
-      assert.deepEqual(tcpdumpText(frames, { numeric }), r.stdout.trimEnd().split("\n"));
+      const ours = tcpdumpText(frames, { numeric: args.includes("-n"), verbose: args.includes("-v") });
+      assert.deepEqual(ours.join("\n").split("\n"), r.stdout.trimEnd().split("\n"));
     });
   }
 });

@@ -1,6 +1,9 @@
 import { parseIpv4 } from "../../../core/ip.ts";
 import type { Frame, TcpOption } from "../../../model/frame.ts";
 import { makePacket, PROTO, TCP } from "../../../model/packet.ts";
+import { destUnreachable, UNREACH } from "../../../dataplane/sim/endpoints/icmp.ts";
+import { rewriteQuote } from "../../../dataplane/sim/endpoints/quote.ts";
+import { resetFor } from "../../../dataplane/sim/endpoints/tcp-connection.ts";
 
 /**
  * Frames for the pcap and tcpdump tests: the seed's Azure probe exchange on eth0 (seed lines
@@ -232,4 +235,106 @@ export function mixedCapture(): Frame[] {
     udp(at(23, 41, 5, 0), "10.13.76.4", 80, "10.13.77.9", 9999, enc.encode("udp from port 80")),
   ];
   return frames.sort((a, b) => a.time - b.time);
+}
+
+/**
+ * What the kernels of the twin send back instead of an answer, built by the data plane's own
+ * functions (endpoints/icmp.ts destUnreachable, quote.ts rewriteQuote, tcp-connection.ts resetFor):
+ * ICMP destination unreachable errors of every code REJECT sends, quoting TCP, UDP (DNS, and one too
+ * long to quote whole) and ICMP, one NATed back the way conntrack does it, with the TOS Linux gives
+ * its errors (0xc0); a REJECT's TCP reset; and a segment with ECN bits in its TOS.
+ */
+export function icmpErrorCapture(): Frame[] {
+  const retype = (f: Frame, icmpType: number, icmpCode: number): Frame => ({
+    ...f,
+    packet: { ...f.packet, icmpType, icmpCode },
+  });
+  const node = "10.13.76.4";
+  const laptop = "109.125.120.58";
+  const vip = "51.144.176.251";
+  const pod = "10.13.76.26";
+  const error = (offending: Frame, code: number, src: string, time: number, quotedTtl = offending.ttl) => ({
+    ...destUnreachable(offending, code, { src: ip(src), ttl: 64, ipId: 4000 + (time % 1000), time }, quotedTtl),
+    tos: 0xc0,
+  });
+  // A Linux client's SYN to the VIP (20 option bytes: the quote is 60 bytes), DNATed to the pod and
+  // refused in FORWARD (TTL already decremented); conntrack puts the VIP back into the quote.
+  const syn = tcp({
+    time: at(23, 42, 0, 0),
+    src: laptop,
+    sport: 51535,
+    dst: vip,
+    dport: 80,
+    flags: SYN,
+    seq: 4000000000,
+    ack: 0,
+    win: 64240,
+    ttl: 52,
+    ipId: 321,
+    options: [{ kind: "mss", value: 1460 }, { kind: "sackOK" }, ts(123456, 0), nop, { kind: "wscale", value: 7 }],
+  });
+  const dnatted = { ...syn, packet: { ...syn.packet, dst: ip(pod) } };
+  const refused = error(dnatted, UNREACH.PORT, node, at(23, 42, 0, 60), 51);
+  const natBack = { ...refused, payload: rewriteQuote(refused.payload, syn.packet) };
+  // A DNS query to a ClusterIP without endpoints (kube-proxy's REJECT), from a pod.
+  const query = udp(at(23, 42, 1, 0), pod, 40002, "10.0.0.10", 53, dnsMessage(0x2b3c, "whereami.default.svc.cluster.local", []));
+  // A datagram too long to quote whole: Linux quotes 548 bytes of its 1228.
+  const big = udp(at(23, 42, 2, 0), node, 40003, pod, 9999, new Uint8Array(1200).fill(0x61));
+  // A ping refused with REJECT's default icmp-port-unreachable: the quoted "port" is the echo's checksum field.
+  const ping = icmpEcho(at(23, 42, 3, 0), pod, "10.0.0.1", 8, 4242, 7);
+  const get = tcp({
+    time: at(23, 42, 4, 0),
+    src: pod,
+    sport: 40004,
+    dst: "10.13.76.7",
+    dport: 80,
+    flags: PSH | ACK,
+    seq: 555,
+    ack: 777,
+    win: 502,
+    outbound: true,
+    payload: enc.encode("GET / HTTP/1.1\r\nHost: 10.13.76.26\r\nUser-Agent: curl/7.81.0\r\nAccept: */*\r\n\r\n"),
+  });
+  // A request too long to quote whole, to the other port tcpdump reads as HTTP (8080).
+  const longGet = tcp({
+    time: at(23, 42, 4, 500),
+    src: pod,
+    sport: 40006,
+    dst: "10.0.140.69",
+    dport: 8080,
+    flags: PSH | ACK,
+    seq: 1,
+    ack: 1,
+    win: 502,
+    outbound: true,
+    payload: enc.encode(`GET /${"a".repeat(600)} HTTP/1.1\r\nHost: web-internal:8080\r\n\r\n`),
+  });
+  const rst = resetFor(syn, at(23, 42, 5, 0), { mac: NODE_MAC, ttl: 64 });
+  if (!rst) throw new Error("no RST for the SYN");
+  const ecn = tcp({ ...{ time: at(23, 42, 6, 0), src: node, sport: 40005, dst: pod, dport: 8080 }, flags: SYN | 64 | 128, seq: 9, ack: 0, win: 64240, outbound: true });
+  return [
+    syn,
+    natBack,
+    query,
+    error(query, UNREACH.PORT, node, at(23, 42, 1, 40)),
+    big,
+    error(big, UNREACH.PORT, pod, at(23, 42, 2, 50)),
+    ping,
+    error(ping, UNREACH.PORT, node, at(23, 42, 3, 30)),
+    error(query, UNREACH.NET, node, at(23, 42, 3, 100)),
+    error(query, UNREACH.HOST, node, at(23, 42, 3, 200)),
+    error(query, UNREACH.PROTOCOL, node, at(23, 42, 3, 300)),
+    error(query, UNREACH.NET_PROHIBITED, node, at(23, 42, 3, 400)),
+    error(query, UNREACH.HOST_PROHIBITED, node, at(23, 42, 3, 500)),
+    error(query, UNREACH.ADMIN_PROHIBITED, node, at(23, 42, 3, 600)),
+    get,
+    error(get, UNREACH.HOST, node, at(23, 42, 4, 70)),
+    longGet,
+    error(longGet, UNREACH.PORT, node, at(23, 42, 4, 570)),
+    // Types and codes the twin does not send, for the printer: time exceeded, fragmentation needed.
+    retype(error(query, 0, node, at(23, 42, 4, 600)), 11, 0),
+    retype(error(query, 0, node, at(23, 42, 4, 700)), 3, 4),
+    rst,
+    { ...ecn, tos: 0x02 },
+  ];
 }
