@@ -5,7 +5,7 @@ import type { CommandResult } from "../types.ts";
 import type { NodeWorld } from "./node-world.ts";
 
 /**
- * `tcpdump [-n] [-c N] -i IFACE [FILTER]` on a node: what the World recorded on that interface of the
+ * `tcpdump [-n] [-v] [-c N] -i IFACE [FILTER]` on a node: what the World recorded on that interface of the
  * node's host namespace, filtered and printed as tcpdump does (4.9 on the seed's Ubuntu 16.04 nodes,
  * 4.99 on Ubuntu 22.04). The capture is finite, so the run ends as if interrupted after the last
  * frame: the header and the packet counts on stderr, the packets on stdout.
@@ -18,6 +18,7 @@ export function tcpdump(
 ): CommandResult {
   let iface: string | null = null;
   let numeric = false;
+  let verbose = false;
   let count: number | null = null;
   const filterWords: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -26,11 +27,15 @@ export function tcpdump(
     else if (a.startsWith("-i") && a.length > 2) iface = a.slice(2);
     else if (a === "-c") count = Number(args[++i]);
     else if (a === "-n" || a === "-nn") numeric = true;
-    else if (a === "-l") continue;
+    else if (a === "-v") verbose = true;
+    else if (a === "-nv" || a === "-vn") {
+      numeric = true;
+      verbose = true;
+    } else if (a === "-l") continue;
     else if (a.startsWith("-"))
       return {
         stdout: "",
-        stderr: `packetwalk: tcpdump ${a} is not emulated (only -n, -i, -c, -l)\n`,
+        stderr: `packetwalk: tcpdump ${a} is not emulated (only -n, -v, -i, -c, -l)\n`,
         exitCode: 2,
       };
     else filterWords.push(a);
@@ -60,11 +65,11 @@ export function tcpdump(
     .get(node.name, name)
     .frames.filter((f) => f.time <= world.nowUs && filter.match(f));
   if (count !== null) frames = frames.slice(0, count);
-  const lines = tcpdumpText(frames, { numeric });
+  const lines = tcpdumpText(frames, { numeric, verbose });
   return {
     stdout: lines.map((l) => `${l}\n`).join(""),
     stderr: [
-      ...tcpdumpHeader(name, version),
+      ...tcpdumpHeader(name, version, verbose),
       ...(count === null ? [""] : []),
       ...tcpdumpSummary(frames.length),
     ]

@@ -144,6 +144,15 @@ describe("conntrack and tcpdump after traffic through the World", () => {
     const all = runOnNode(twin, NODE, "tcpdump -n -i eth0", nw);
     assert.match(all.stdout, /168\.63\.129\.16\.\d+ > 10\.13\.76\.4\.30064/);
     assert.equal(runOnNode(twin, NODE, "tcpdump -i nosuch0", nw).exitCode, 1);
+    // -v: tcpdump's IP header line under each packet's first line, and no "verbose output suppressed".
+    const v = runOnNode(twin, NODE, "tcpdump -n -v -i eth0 port 80 and not host 168.63.129.16", nw);
+    assert.equal(v.exitCode, 0);
+    assert.doesNotMatch(v.stderr, /verbose output suppressed/);
+    assert.match(
+      lines(v.stdout)[0] ?? "",
+      /^\d\d:\d\d:\d\d\.\d{6} IP \(tos 0x0, ttl \d+, id \d+, offset 0, flags \[DF\], proto TCP \(6\), length \d+\)$/,
+    );
+    assert.equal(runOnNode(twin, NODE, "tcpdump -x -i eth0", nw).exitCode, 2);
   });
 
   it("ping from the node to a pod prints iputils' lines and statistics, consistent with each other", () => {
