@@ -20,6 +20,8 @@ export interface AppReply {
   readonly delayUs: number;
   /** Close the connection after the answer (Connection: close). */
   readonly close: boolean;
+  /** The close rides on the answer's last segment (the data still queued when the server closes). */
+  readonly finWithData?: boolean;
 }
 
 export interface TcpApp {
@@ -43,6 +45,8 @@ export function httpApp(opts: {
   readonly keepAliveTimeoutUs: number | null;
   readonly delayUs: number;
   readonly handle: (input: HttpHandlerInput) => Uint8Array;
+  /** Closing after an answer, it sends the FIN with the answer's last segment (HTTP.sys). */
+  readonly finWithData?: boolean;
 }): TcpApp {
   return {
     name: opts.name,
@@ -52,7 +56,13 @@ export function httpApp(opts: {
       if (!parsed) return null;
       const closing = wantsClose(parsed.request);
       const bytes = opts.handle({ request: parsed.request, ctx, closing });
-      return { bytes, consumed: parsed.length, delayUs: opts.delayUs, close: closing };
+      return {
+        bytes,
+        consumed: parsed.length,
+        delayUs: opts.delayUs,
+        close: closing,
+        ...(closing && opts.finWithData ? { finWithData: true } : {}),
+      };
     },
   };
 }

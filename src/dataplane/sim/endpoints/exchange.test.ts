@@ -5,9 +5,11 @@ import { formatIpv4, parseIpv4 } from "../../../core/ip.ts";
 import { seededRng } from "../../../core/rng.ts";
 import type { Frame } from "../../../model/frame.ts";
 import { makePacket, TCP } from "../../../model/packet.ts";
+import { goalStateRequest } from "../world/guest-agent.ts";
 import { nginxApp } from "./apps/nginx.ts";
 import { whereamiApp, whereamiRemoteAddress } from "./apps/whereami.ts";
-import { type ClientSpec, type Deliver, exchange, type ServerSpec } from "./exchange.ts";
+import { wireServerApp } from "./apps/wireserver.ts";
+import { type ClientSpec, type Deliver, exchange, type ServerSpec, startExchange } from "./exchange.ts";
 import { browserRequest, curlRequest, parseResponse } from "./http.ts";
 import {
   AZURE_WIRESERVER,
@@ -161,6 +163,36 @@ describe("exchange: the seed's handshakes with a direct deliver", () => {
     assert.equal(ts(ack!).echo, ts(synAck!).value);
   });
 
+  it("the guest agent's goal-state fetch: the seed's seven packets (lines 281-287)", () => {
+    // The node's NIC merges the wire server's two segments (GRO), FIN riding on the last: one [FP.]
+    // of 2391 bytes; the node's window grows from 229 to 266 once they are in.
+    const node: ClientSpec = {
+      ip: ip("10.13.76.4"),
+      port: 50358,
+      mac: "00:0d:3a:2a:6e:ad",
+      profile: LINUX_2019,
+      gro: true,
+    };
+    const wire: ServerSpec = {
+      addresses: [ip("168.63.129.16")],
+      mac: "12:34:56:78:9a:bc",
+      profile: AZURE_WIRESERVER,
+      listeners: new Map([[80, wireServerApp(() => ({ name: "aks-nodepool1-31351229-0" }))]]),
+    };
+    const r = exchange(node, wire, goalStateRequest("2.2.34"), {
+      to: { ip: ip("168.63.129.16"), port: 80 },
+      now: T0,
+      rng: seededRng(9),
+    });
+    assert.equal(r.outcome, "completed");
+    const delivered = r.steps.flatMap((s) => (s.delivered ? [s.delivered] : []));
+    const http = (l: string) => l.replace(".80:", ".http:").replace(".80 >", ".http >");
+    const ours = tcpdumpLines(delivered).slice(0, 7).map(normalise).map(http);
+    const seed = seedLines("10.13.76.4.50358 >", 7).map((l) => l.replace(/: HTTP.*$/, ""));
+    assert.deepEqual(ours, seed);
+    assert.equal(parseResponse(r.client.received)?.status, 200);
+  });
+
   it("is deterministic for a seed and differs across seeds", () => {
     const run = (seed: number) =>
       tcpdumpLines(
@@ -278,6 +310,56 @@ describe("exchange: the state machine", () => {
     assert.equal(fin.from, "server");
     const response = r.steps.filter((s) => s.from === "server" && s.sent.payload.length > 0).at(-1)!;
     assert.equal(fin.sent.time - response.sent.time, 5_000_000); // httpd KeepAliveTimeout 5
+  });
+
+  it("a run moved forward by its caller: idle while kept open, a second request on the same socket", () => {
+    const c = laptop(WINDOWS_LAPTOP, { closeAfterResponse: false, closeOnPeerFin: false });
+    const answers: number[] = [];
+    const run = startExchange(c, server("10.13.76.7"), browserRequest("x"), {
+      to: { ip: ip("10.13.76.7"), port: 80 },
+      now: T0,
+      rng: seededRng(19),
+      onResponse: (_bytes, at) => answers.push(at),
+    });
+    assert.equal(run.nextTime(), T0);
+    run.runUntil(T0 + 1_000_000);
+    assert.equal(run.result().outcome, "completed");
+    assert.equal(run.clientState(), "ESTABLISHED");
+    assert.equal(answers.length, 1);
+    // What is left is httpd's keep-alive timeout, 5 s after its answer came (deliver is direct).
+    run.runUntil(answers[0]! + 1_000_000);
+    assert.equal(run.nextTime(), answers[0]! + 5_000_000);
+    // Another request before it: the timeout counts again from the second answer.
+    run.request(browserRequest("x", "/missing"), T0 + 2_000_000);
+    run.runUntil();
+    assert.equal(run.nextTime(), null);
+    const r = run.result();
+    assert.deepEqual(
+      r.responses.map((x) => parseResponse(x.bytes)?.status),
+      [200, 404],
+    );
+    assert.equal(r.client.state, "CLOSE_WAIT");
+    const fin = r.steps.find((s) => s.sent.packet.tcpFlags & TCP.FIN)!;
+    const last = r.steps.filter((s) => s.from === "server" && s.sent.payload.length > 0).at(-1)!;
+    assert.equal(fin.sent.time - last.sent.time, 5_000_000);
+    assert.ok(fin.sent.time > T0 + 7_000_000);
+  });
+
+  it("a browser's preconnected socket: the handshake, then nothing until it is handed a request", () => {
+    const c = laptop(WINDOWS_LAPTOP, { closeAfterResponse: false, closeOnPeerFin: false });
+    const run = startExchange(c, server("10.13.76.7"), "", {
+      to: { ip: ip("10.13.76.7"), port: 80 },
+      now: T0,
+      rng: seededRng(20),
+    });
+    run.runUntil(T0 + 3_000_000);
+    assert.equal(run.clientState(), "ESTABLISHED");
+    assert.equal(run.result().steps.length, 3);
+    assert.equal(run.nextTime(), null);
+    run.request(browserRequest("x"), T0 + 3_000_000);
+    run.runUntil(T0 + 4_000_000);
+    assert.equal(run.result().responses.length, 1);
+    assert.equal(run.clientState(), "ESTABLISHED");
   });
 
   it("stops mid-way at `until` with both sides ESTABLISHED", () => {

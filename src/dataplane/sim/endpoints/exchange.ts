@@ -2,6 +2,7 @@ import type { Rng } from "../../../core/rng.ts";
 import type { Frame } from "../../../model/frame.ts";
 import { PROTO, TCP } from "../../../model/packet.ts";
 import type { TcpApp } from "./app.ts";
+import { groCoalesce } from "./gro.ts";
 import { responseComplete } from "./http.ts";
 import { ICMP } from "./icmp.ts";
 import type { OsProfile } from "./os-profile.ts";
@@ -14,6 +15,9 @@ import { resetFor, seqGt, TcpConnection, type TcpConnState } from "./tcp-connect
  * request, response, close, with each stack's ACK timing, SYN retransmissions and resets. Every frame
  * goes through `deliver`, which the integration points at the twin (it may drop a frame or rewrite it,
  * e.g. NAT); a direct `deliver` connects the two stacks back to back. Deterministic given the Rng.
+ * `exchange` runs it to its end; `startExchange` gives a run the caller moves forward itself, so
+ * several conversations can share one clock (world/timeline.ts) and a kept-open one can stop at any
+ * moment and go on later, or be handed another request (a browser's next one on the same socket).
  */
 
 export interface ClientSpec {
@@ -24,12 +28,18 @@ export interface ClientSpec {
   readonly profile: OsProfile;
   /** The MAC its frames go to (its gateway); default: the server's. */
   readonly nextHopMac?: string;
-  /** Close once the whole response is in (curl); false keeps the connection open (a browser). */
+  /**
+   * Close once the whole response is in (curl); false keeps the connection open (a browser). With
+   * an empty request it is the handshake that is awaited: a TCP probe then closes, a browser's
+   * preconnected socket waits for a request.
+   */
   readonly closeAfterResponse?: boolean;
   /** Answer the server's FIN with its own; false leaves the client in CLOSE_WAIT, as the seed's browser. */
   readonly closeOnPeerFin?: boolean;
   /** Time the client program takes to send its request after connecting, and to close after reading (µs). */
   readonly thinkUs?: number;
+  /** Its NIC merges the segments of one burst before its stack sees them (Linux GRO: gro.ts). */
+  readonly gro?: boolean;
 }
 
 export interface ServerSpec {
@@ -44,8 +54,12 @@ export interface ServerSpec {
    * namespaces: connect.ts); null: the port is closed there. Overrides `listeners`.
    */
   readonly listenerAt?: (local: SockAddr) => TcpApp | null;
+  /** The stack behind a local address when it differs from `profile` (Azure's wire server among pods). */
+  readonly profileAt?: (local: SockAddr) => OsProfile | null;
   /** The MAC its frames go to; default: the one the segment came from. */
   readonly nextHopMac?: string;
+  /** Its NIC merges the segments of one burst before its stack sees them (Linux GRO: gro.ts). */
+  readonly gro?: boolean;
 }
 
 export type Toward = "server" | "client";
@@ -71,6 +85,8 @@ export interface ExchangeOptions {
   readonly until?: number;
   /** Whether the client has the whole response; default: an HTTP response with its body. */
   readonly complete?: (bytes: Uint8Array) => boolean;
+  /** Told each time a whole response is in (its bytes), at that moment of the clock (µs). */
+  readonly onResponse?: (bytes: Uint8Array, at: number) => void;
 }
 
 export interface ExchangeStep {
@@ -110,33 +126,64 @@ export interface ExchangeResult {
   /** The client socket's error, as errno names it (ECONNREFUSED, ECONNRESET, ETIMEDOUT...); null if none. */
   readonly error: string | null;
   readonly steps: readonly ExchangeStep[];
+  /** Each whole response the client got, in order, and when it was complete (µs). */
+  readonly responses: readonly { readonly bytes: Uint8Array; readonly at: number }[];
   readonly client: SideView;
   readonly server: SideView & { readonly app: string | null };
   /** Time of the last event processed (µs). */
   readonly end: number;
 }
 
+/** A conversation under way: the caller moves it forward on its own clock. */
+export interface ExchangeRun {
+  /** µs of the next thing to happen; null when nothing will (closed, or a kept-open connection idle). */
+  nextTime(): number | null;
+  /** Runs the next event (the one at nextTime()). */
+  step(): void;
+  /** Runs every event up to and including `until` (µs); default: all of them. */
+  runUntil(until?: number): void;
+  /** The client sends another request at `at` (µs), on the same connection once it is established. */
+  request(bytes: Uint8Array | string, at: number): void;
+  /** Where it stands now (the final result once nextTime() is null). */
+  result(): ExchangeResult;
+  /** The client socket's state now. */
+  clientState(): TcpConnState;
+}
+
 interface Event {
   readonly time: number;
   readonly order: number;
   readonly run: () => void;
+  readonly live?: () => boolean;
 }
 
-/** Events in time order, ties in the order they were scheduled. */
+/**
+ * Events in time order, ties in the order they were scheduled. A timer that can no longer fire
+ * (`live` false: a SYN retransmission once the SYN was answered) is dropped, so a finished
+ * conversation has nothing pending.
+ */
 class Clock {
   private readonly events: Event[] = [];
   private order = 0;
-  at(time: number, run: () => void): void {
-    const ev = { time, order: this.order++, run };
+  at(time: number, run: () => void, live?: () => boolean): void {
+    const ev = { time, order: this.order++, run, ...(live ? { live } : {}) };
     let i = this.events.length;
     while (i > 0 && this.events[i - 1]!.time > time) i--;
     this.events.splice(i, 0, ev);
   }
   next(): Event | undefined {
+    this.prune();
     return this.events.shift();
   }
-  get pending(): boolean {
-    return this.events.length > 0;
+  peek(): Event | undefined {
+    this.prune();
+    return this.events[0];
+  }
+  private prune(): void {
+    while (this.events[0]?.live && !this.events[0].live()) this.events.shift();
+  }
+  clear(): void {
+    this.events.length = 0;
   }
 }
 
@@ -159,17 +206,31 @@ const newAck = (): AckState => ({
   lastRecvAt: 0,
 });
 
+/** A whole conversation, run to its end (or to `opts.until`). */
 export function exchange(
   client: ClientSpec,
   server: ServerSpec,
   request: Uint8Array | string,
   opts: ExchangeOptions,
 ): ExchangeResult {
+  const run = startExchange(client, server, request, opts);
+  run.runUntil(opts.until);
+  return run.result();
+}
+
+const bytesOf = (b: Uint8Array | string): Uint8Array => (typeof b === "string" ? utf8(b) : b);
+
+/** A conversation whose first event (the client's SYN) is due at `opts.now`; `opts.until` is ignored. */
+export function startExchange(
+  client: ClientSpec,
+  server: ServerSpec,
+  request: Uint8Array | string,
+  opts: ExchangeOptions,
+): ExchangeRun {
   const clock = new Clock();
   const steps: ExchangeStep[] = [];
   const deliver: Deliver = opts.deliver ?? ((f) => f);
   const complete = opts.complete ?? responseComplete;
-  const reqBytes = typeof request === "string" ? utf8(request) : request;
   const closeAfterResponse = client.closeAfterResponse ?? true;
   const closeOnPeerFin = client.closeOnPeerFin ?? true;
   const think = client.thinkUs ?? 40;
@@ -179,14 +240,16 @@ export function exchange(
   // ---- transport between the two ----
   const send = (from: "client" | "server", frames: readonly Frame[]): void => {
     for (const f of frames) {
-      const toward: Toward = from === "client" ? "server" : "client";
-      if (f.tcp) {
-        if (from === "client") noteAckSent(cAck, f);
-        else {
-          const s = serverConns.get(connKey(frameSrc(f), frameDst(f)));
-          if (s) noteAckSent(s.ack, f);
-        }
+      if (!f.tcp) continue;
+      if (from === "client") noteAckSent(cAck, f);
+      else {
+        const s = serverConns.get(connKey(frameSrc(f), frameDst(f)));
+        if (s) noteAckSent(s.ack, f);
       }
+    }
+    const gro = from === "client" ? server.gro : client.gro;
+    for (const f of gro ? groCoalesce(frames) : frames) {
+      const toward: Toward = from === "client" ? "server" : "client";
       const r = deliver(f, toward);
       const got = r === null || "packet" in r ? r : r.arrived;
       steps.push({ from, sent: f, delivered: got });
@@ -259,8 +322,39 @@ export function exchange(
   });
   const cAck = newAck();
   let clientSaw: SockAddr | null = null;
+  /** A response came whole (or, for an empty request, the handshake completed). */
   let responseDone = false;
   let clientClosing = false;
+  /** Requests not sent yet, in order; one at a time is in flight (HTTP/1.1 without pipelining). */
+  const queue: Uint8Array[] = [];
+  const first = bytesOf(request);
+  if (first.length > 0) queue.push(first);
+  let inFlight = false;
+  /** Where the response to the request in flight starts in the received bytes. */
+  let responseFrom = 0;
+  const responses: { bytes: Uint8Array; at: number }[] = [];
+
+  const sendNext = (at: number): void => {
+    const next = queue[0];
+    if (inFlight || !next || cConn.state !== "ESTABLISHED") return;
+    queue.shift();
+    inFlight = true;
+    responseFrom = cConn.data.length;
+    send("client", cConn.send(next, at));
+    noteDataSent(cConn, cAck, at);
+  };
+
+  /** The response in flight is whole: hand it over, then the next request, or close (curl). */
+  const responseIn = (now: number): void => {
+    inFlight = false;
+    responseDone = true;
+    const bytes = cConn.data.subarray(responseFrom);
+    responses.push({ bytes, at: now });
+    opts.onResponse?.(bytes, now);
+    const t = now + client.profile.stackDelayUs + think;
+    if (queue.length > 0) clock.at(t, () => sendNext(t));
+    else if (closeAfterResponse) clock.at(t, () => clientClose(t));
+  };
 
   const clientClose = (at: number): void => {
     if (clientClosing) return;
@@ -329,29 +423,24 @@ export function exchange(
       const tr = t + think;
       clock.at(tr, () => {
         if (cConn.state !== "ESTABLISHED") return;
-        if (reqBytes.length === 0) {
+        if (queue.length === 0) {
+          // Nothing to ask (yet): a TCP probe closes at once (Azure's four-way close), a browser's
+          // preconnected socket waits for its request.
           responseDone = true;
-          clientClose(tr); // a TCP probe: connect, then close (Azure's four-way close)
+          if (closeAfterResponse) clientClose(tr);
           return;
         }
-        send("client", cConn.send(reqBytes, tr));
-        noteDataSent(cConn, cAck, tr);
+        sendNext(tr);
       });
       return;
     }
     if (r.data.length > 0) {
       scheduleAck(cConn, cAck, now, "client", "data", r.data.length);
-      if (!responseDone && complete(cConn.data)) {
-        responseDone = true;
-        if (closeAfterResponse) {
-          const t = now + client.profile.stackDelayUs + think;
-          clock.at(t, () => clientClose(t));
-        }
-      }
+      if (inFlight && complete(cConn.data.subarray(responseFrom))) responseIn(now);
     }
     if (r.fin) {
       // A server that closes to end its response (no Content-Length) finishes it with the FIN.
-      if (cConn.data.length > 0) responseDone = true;
+      if (inFlight && cConn.data.length > responseFrom) responseIn(now);
       scheduleAck(cConn, cAck, now, "client", "fin", 0);
       if (closeOnPeerFin) {
         // The program reads EOF and closes; its FIN carries the ACK if it beats the delayed-ACK timer.
@@ -400,8 +489,9 @@ export function exchange(
         if (rst) clock.at(rst.time, () => send("server", [rst]));
         return;
       }
+      const profile = server.profileAt?.(local) ?? server.profile;
       const conn = new TcpConnection({
-        profile: server.profile,
+        profile,
         local,
         remote,
         mac: server.mac,
@@ -419,7 +509,7 @@ export function exchange(
       serverConns.set(key, created);
       serverLast = created;
       serverSaw = remote;
-      const t = now + sd;
+      const t = now + profile.stackDelayUs;
       clock.at(t, () => send("server", [conn.acceptSyn(f, t)]));
       return;
     }
@@ -460,15 +550,23 @@ export function exchange(
     const t = now + reply.delayUs;
     clock.at(t, () => {
       if (s.conn.state !== "ESTABLISHED" && s.conn.state !== "CLOSE_WAIT") return;
+      s.lastActivity = t;
+      if (reply.close && reply.finWithData) {
+        s.closing = true;
+        send("server", s.conn.sendAndClose(reply.bytes, t));
+        return;
+      }
       send("server", s.conn.send(reply.bytes, t));
       noteDataSent(s.conn, s.ack, t);
-      s.lastActivity = t;
       if (reply.close) serverClose(s, t);
       else if (s.app.keepAliveTimeoutUs !== null) {
+        // The server's keep-alive timeout: it closes a connection idle that long since this answer.
         const idle = t + s.app.keepAliveTimeoutUs;
-        clock.at(idle, () => {
-          if (s.lastActivity <= t) serverClose(s, idle);
-        });
+        clock.at(
+          idle,
+          () => serverClose(s, idle),
+          () => s.lastActivity <= t && !s.closing && s.conn.state === "ESTABLISHED",
+        );
       }
     });
   };
@@ -477,52 +575,80 @@ export function exchange(
   clock.at(opts.now, () => {
     send("client", [cConn.connect(opts.now)]);
     let t = opts.now;
+    const connecting = () => cConn.state === "SYN_SENT" && outcome === null;
     for (const gap of client.profile.synRetransmitsUs) {
       t += gap;
       const at = t;
-      clock.at(at, () => {
-        if (cConn.state === "SYN_SENT" && outcome === null) send("client", [cConn.retransmitSyn(at)]);
-      });
+      clock.at(at, () => send("client", [cConn.retransmitSyn(at)]), connecting);
     }
     const last = client.profile.synRetransmitsUs.at(-1) ?? 1_000_000;
     const giveUp = t + 2 * last;
-    clock.at(giveUp, () => {
-      if (cConn.state === "SYN_SENT" && outcome === null) {
+    clock.at(
+      giveUp,
+      () => {
         cConn.state = "CLOSED";
         outcome = "timeout";
         error = "ETIMEDOUT";
-      }
-    });
+      },
+      connecting,
+    );
   });
 
   let end = opts.now;
-  let stopped = false;
-  for (let ev = clock.next(); ev; ev = clock.next()) {
-    if (opts.until !== undefined && ev.time > opts.until) {
-      stopped = true;
-      break;
-    }
+  /** The connect failed for good: whatever was still scheduled will not happen. */
+  let failed = false;
+  const step = (): void => {
+    const ev = clock.next();
+    if (!ev || failed) return;
     end = ev.time;
     ev.run();
-    if (outcome === "timeout" || outcome === "refused" || outcome === "unreachable") break;
-  }
+    if (outcome === "timeout" || outcome === "refused" || outcome === "unreachable") {
+      failed = true;
+      clock.clear();
+    }
+  };
+  const nextTime = (): number | null => clock.peek()?.time ?? null;
 
-  const final: Outcome =
-    outcome ?? (responseDone && cConn.state !== "SYN_SENT" ? "completed" : stopped ? "stopped" : "stalled");
-  const sc = serverLast as ServerConn | null;
   return {
-    outcome: final,
-    error,
-    steps,
-    client: { state: cConn.state, saw: clientSaw, received: cConn.data, timeWaitUntil: cConn.timeWaitUntil },
-    server: {
-      state: sc ? sc.conn.state : "CLOSED",
-      saw: serverSaw,
-      received: sc ? sc.conn.data : new Uint8Array(0),
-      timeWaitUntil: sc ? sc.conn.timeWaitUntil : null,
-      app: sc ? sc.app.name : null,
+    nextTime,
+    step,
+    runUntil(until = Number.POSITIVE_INFINITY) {
+      for (let t = nextTime(); t !== null && t <= until; t = nextTime()) step();
     },
-    end,
+    request(bytes, at) {
+      clock.at(at, () => {
+        queue.push(bytesOf(bytes));
+        sendNext(at);
+      });
+    },
+    clientState: () => cConn.state,
+    result() {
+      const pending = nextTime() !== null;
+      const final: Outcome =
+        outcome ??
+        (responseDone && cConn.state !== "SYN_SENT" ? "completed" : pending ? "stopped" : "stalled");
+      const sc = serverLast as ServerConn | null;
+      return {
+        outcome: final,
+        error,
+        steps,
+        responses,
+        client: {
+          state: cConn.state,
+          saw: clientSaw,
+          received: cConn.data,
+          timeWaitUntil: cConn.timeWaitUntil,
+        },
+        server: {
+          state: sc ? sc.conn.state : "CLOSED",
+          saw: serverSaw,
+          received: sc ? sc.conn.data : new Uint8Array(0),
+          timeWaitUntil: sc ? sc.conn.timeWaitUntil : null,
+          app: sc ? sc.app.name : null,
+        },
+        end,
+      };
+    },
   };
 }
 

@@ -125,12 +125,32 @@ export function curlRequest(host: string, port: number, path: string, version = 
   return `GET ${path} HTTP/1.1\r\nHost: ${h}\r\nUser-Agent: curl/${version}\r\nAccept: */*\r\n\r\n`;
 }
 
+const CHROME_71_UA =
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) " +
+  "Chrome/71.0.3578.98 Safari/537.36";
+
+/**
+ * The same browser asking for a page's subresource: no Upgrade-Insecure-Requests, the Accept of the
+ * resource's kind (a stylesheet's: text/css, anything else at q=0.1), and the page as Referer.
+ */
+export function browserSubresourceRequest(
+  host: string,
+  path: string,
+  referer: string,
+  accept: string,
+): string {
+  return (
+    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: keep-alive\r\nUser-Agent: ${CHROME_71_UA}\r\n` +
+    `Accept: ${accept}\r\nReferer: ${referer}\r\n` +
+    "Accept-Encoding: gzip, deflate\r\nAccept-Language: en-US,en;q=0.9\r\n\r\n"
+  );
+}
+
 /** A browser's first request for a page (Chrome 71 on Windows 10, January 2019). */
 export function browserRequest(host: string, path = "/"): string {
   return (
     `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: keep-alive\r\nUpgrade-Insecure-Requests: 1\r\n` +
-    "User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) " +
-    "Chrome/71.0.3578.98 Safari/537.36\r\n" +
+    `User-Agent: ${CHROME_71_UA}\r\n` +
     "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/webp,image/apng,*/*;q=0.8\r\n" +
     "Accept-Encoding: gzip, deflate\r\nAccept-Language: en-US,en;q=0.9\r\n\r\n"
   );

@@ -1,4 +1,5 @@
 import type { TcpOption } from "../../../model/frame.ts";
+import type { HostOs, OutsideHost } from "../../../model/scenario.ts";
 
 /**
  * How a host's TCP stack shapes its segments: the SYN and SYN-ACK windows and options, the window it
@@ -21,10 +22,16 @@ export interface OsProfile {
   /** Unscaled window of the SYN / SYN-ACK, given the MSS the window is rounded to. */
   readonly initialWindow: (role: "syn" | "synack", mss: number) => number;
   /**
-   * The window field once established (scaled). Linux: its initial window aligned up to the scale
-   * unit (__tcp_select_window's ALIGN), 29200 -> 229 as the seed shows; Windows: a fixed observed value.
+   * The window field once established (scaled), given the receive window the stack offers. Linux: that
+   * window aligned up to the scale unit (__tcp_select_window's ALIGN), 29200 -> 229 and, once the
+   * window grew, 33982 -> 266, as the seed shows (lines 283 and 286); Windows: a fixed observed value.
    */
-  readonly establishedWindow: (initialWindow: number) => number;
+  readonly establishedWindow: (window: number) => number;
+  /**
+   * Linux grows the window it offers as in-order data arrives (tcp_grow_window); the seed's node
+   * goes from win 229 to 266 once the wire server's 2391 bytes are in (lines 283, 286).
+   */
+  readonly growsWindow: boolean;
   /** Linux: a per-socket counter from a random start (SYN-ACKs and RSTs carry 0); Windows: one host counter. */
   readonly ipId: "per-socket" | "host-counter";
   /** Time from a segment's arrival to the kernel's answer (the seed: ACK 34 µs after the SYN-ACK). */
@@ -65,6 +72,7 @@ export const LINUX_2019: OsProfile = {
   layout: "linux",
   initialWindow: (_role, mss) => 20 * mss,
   establishedWindow: alignedScaled(7),
+  growsWindow: true,
   ipId: "per-socket",
   stackDelayUs: 35,
   delayedAckUs: 40 * MS,
@@ -96,6 +104,7 @@ export const WINDOWS_LAPTOP: OsProfile = {
   layout: "windows",
   initialWindow: () => 64240,
   establishedWindow: () => 515,
+  growsWindow: false,
   ipId: "host-counter",
   stackDelayUs: 50,
   delayedAckUs: 200 * MS,
@@ -123,6 +132,28 @@ export const AZURE_WIRESERVER: OsProfile = {
   initialWindow: () => 8192,
   establishedWindow: () => 1026,
 };
+
+/** The simulator's profile for each stack a scenario's host may run (`hosts[].os`), by the profile's name. */
+export const HOST_PROFILES: Readonly<Record<HostOs, OsProfile>> = {
+  "windows-10": WINDOWS_LAPTOP,
+  "windows-10-corpnet": WINDOWS_CORPNET,
+  "linux-4.x": LINUX_2019,
+  "linux-6.x": LINUX_CURRENT,
+};
+
+/**
+ * An outside host's stack: its own (`os`), or for a twin built without one the default the scenario
+ * reader gives (inputs/scenario/defaults.ts defaultHostOs): the seed author's Windows 10 laptop on
+ * the internet, the era's Linux inside the VNet. Nodes and pods run the era's Linux.
+ */
+export function hostProfile(
+  host: Pick<OutsideHost, "kind" | "os"> | null | undefined,
+  legacy: boolean,
+): OsProfile {
+  if (host?.os) return HOST_PROFILES[host.os];
+  if (host?.kind === "internet") return WINDOWS_LAPTOP;
+  return legacy ? LINUX_2019 : LINUX_CURRENT;
+}
 
 /** The SYN's options (tcp_options_write order for Linux; Windows' own fixed layout). */
 export function synOptions(p: OsProfile, tsVal: number): TcpOption[] {

@@ -55,6 +55,9 @@ export interface Received {
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
+/** tcp_rmem's default receive buffer (net.ipv4.tcp_rmem = 4096 87380 6291456 on 4.x kernels). */
+const RCV_BUF_DEFAULT = 87380;
+
 export class TcpConnection {
   state: TcpConnState = "CLOSED";
   readonly profile: OsProfile;
@@ -74,6 +77,14 @@ export class TcpConnection {
   scaling = false;
   /** Unscaled window this side put in its SYN or SYN-ACK. */
   initialWindow = 0;
+  /**
+   * The window this side offers (Linux: rcv_ssthresh, which starts at the initial window and grows
+   * as data arrives); unscaled bytes.
+   */
+  rcvWindow = 0;
+  /** Linux's estimate of the peer's segment size (icsk_ack.rcv_mss), for growing the window. */
+  private rcvMss = 0;
+  private lastSegSize = 0;
   /** When TIME_WAIT ends (µs), once entered. */
   timeWaitUntil: number | null = null;
   private readonly mac: string;
@@ -112,6 +123,7 @@ export class TcpConnection {
     if (this.state !== "CLOSED") throw new Error(`connect in ${this.state}`);
     this.state = "SYN_SENT";
     this.initialWindow = this.profile.initialWindow("syn", this.profile.mss);
+    this.rcvWindow = this.initialWindow;
     this.sndNxt = (this.iss + 1) >>> 0;
     return this.synFrame(now);
   }
@@ -144,6 +156,7 @@ export class TcpConnection {
     this.readSynOptions(syn.tcp!.options);
     const mssForWindow = this.profile.mss - (this.tsOk ? 12 : 0);
     this.initialWindow = this.profile.initialWindow("synack", mssForWindow);
+    this.rcvWindow = this.initialWindow;
     this.sndNxt = (this.iss + 1) >>> 0;
     return this.synAckFrame(now);
   }
@@ -242,6 +255,7 @@ export class TcpConnection {
       data = f.payload;
       this.received.push(data);
       this.rcvNxt = (this.rcvNxt + data.length) >>> 0;
+      this.growWindow(data.length, (flags & (TCP.PSH | TCP.FIN | TCP.URG)) !== 0);
     }
     if (flags & TCP.FIN && canReceive(this.state)) {
       fin = true;
@@ -251,6 +265,38 @@ export class TcpConnection {
       else if (this.state === "FIN_WAIT_2") this.enterTimeWait(now);
     }
     return { ...none, data, fin, established, needsAck: data.length > 0 || fin };
+  }
+
+  /**
+   * Linux's tcp_event_data_recv on in-order data (net/ipv4/tcp_input.c, 4.15): tcp_measure_rcv_mss
+   * updates the estimate of the peer's segment size, then a segment of 128 bytes or more grows
+   * rcv_ssthresh, the window offered, while it is below the receive buffer's space (tcp_grow_window):
+   * by 2 x advmss when the skb's overhead is small against its data (a full segment), else by
+   * 2 x rcv_mss (__tcp_grow_window, a short one), and never by less than 2 x its length. The skb's
+   * true size is not modelled: a segment under half the MSS is taken as the short kind. The receive
+   * buffer is tcp_rmem's default 87380 bytes, half of it window (tcp_adv_win_scale 1); its growth
+   * by receive-buffer autotuning is not modelled.
+   */
+  private growWindow(len: number, remnant: boolean): void {
+    if (!this.profile.growsWindow) return;
+    const advmss = this.profile.mss - (this.tsOk ? 12 : 0);
+    if (this.rcvMss === 0)
+      // tcp_initialize_rcv_mss: min(advmss, mss_cache, rcv_wnd / 2, TCP_MSS_DEFAULT), at least TCP_MIN_MSS.
+      this.rcvMss = Math.max(88, Math.min(advmss, this.peerMss, Math.floor(this.rcvWindow / 2), 536));
+    // tcp_measure_rcv_mss: a shorter segment counts once two in a row have its length (and it is
+    // not a PSH/FIN/URG remnant, unless long enough anyway).
+    const hdr = 20 + (this.tsOk ? 12 : 0);
+    const lss = this.lastSegSize;
+    this.lastSegSize = 0;
+    if (len >= this.rcvMss) this.rcvMss = Math.min(len, advmss);
+    else if (len + hdr >= 536 + 20 || (len + hdr >= 88 + 20 && !remnant)) {
+      this.lastSegSize = len;
+      if (len === lss) this.rcvMss = len;
+    }
+    const space = RCV_BUF_DEFAULT / 2;
+    if (len < 128 || this.rcvWindow >= space) return;
+    const incr = Math.max(len * 2 >= advmss ? 2 * advmss : 2 * this.rcvMss, 2 * len);
+    this.rcvWindow += incr;
   }
 
   private enterTimeWait(now: number): void {
@@ -278,11 +324,31 @@ export class TcpConnection {
     return out;
   }
 
-  /** close(): ESTABLISHED → FIN_WAIT_1 or CLOSE_WAIT → LAST_ACK, with a FIN that also acknowledges. */
-  close(now: number): Frame {
+  /**
+   * Data and the close in one go, the FIN riding on the last segment: what a stack does when the
+   * program closes while the data is still queued (HTTP.sys answering with its disconnect flag, as
+   * the wire server does: seed line 285, `Flags [FP.]`).
+   */
+  sendAndClose(bytes: Uint8Array, now: number): Frame[] {
+    const out = this.send(bytes, now);
+    const last = out.at(-1);
+    if (!last) return [this.close(now)];
+    this.enterClose();
+    this.sndNxt = (this.sndNxt + 1) >>> 0;
+    const withFin = { ...last.packet, tcpFlags: last.packet.tcpFlags | TCP.FIN };
+    out[out.length - 1] = { ...last, packet: withFin };
+    return out;
+  }
+
+  private enterClose(): void {
     if (this.state === "ESTABLISHED") this.state = "FIN_WAIT_1";
     else if (this.state === "CLOSE_WAIT") this.state = "LAST_ACK";
     else throw new Error(`close in ${this.state}`);
+  }
+
+  /** close(): ESTABLISHED → FIN_WAIT_1 or CLOSE_WAIT → LAST_ACK, with a FIN that also acknowledges. */
+  close(now: number): Frame {
+    this.enterClose();
     const f = this.frame(
       now,
       TCP.FIN | TCP.ACK,
@@ -297,8 +363,8 @@ export class TcpConnection {
   }
 
   private window(): number {
-    if (!this.scaling) return Math.min(this.initialWindow, 0xffff);
-    return this.profile.establishedWindow(this.initialWindow);
+    if (!this.scaling) return Math.min(this.rcvWindow, 0xffff);
+    return this.profile.establishedWindow(this.rcvWindow);
   }
 
   private tsVal(now: number): number {

@@ -6,6 +6,7 @@ import type { TcpApp } from "../endpoints/app.ts";
 import { proxyHealthzApp, serviceHealthApp } from "../endpoints/apps/kube-proxy-health.ts";
 import { nginxApp } from "../endpoints/apps/nginx.ts";
 import { whereamiApp } from "../endpoints/apps/whereami.ts";
+import { WIRESERVER_IP, wireServerApp } from "../endpoints/apps/wireserver.ts";
 
 /**
  * The twin's bound sockets, per network namespace, and the process behind each TCP listener. A
@@ -16,8 +17,11 @@ import { whereamiApp } from "../endpoints/apps/whereami.ts";
  * a server that waits for more would. A port nothing is bound to is closed: the namespace's kernel
  * answers a SYN with a RST and a datagram with ICMP port unreachable.
  *
- * Namespaces are named as placeName() names places: the node, or `node/namespace/pod`.
+ * Namespaces are named as placeName() names places: the node, or `node/namespace/pod`; Azure's wire
+ * server (168.63.129.16:80, which every VM's guest agent polls) is `wireserver`.
  */
+
+export const WIRESERVER_NS = "wireserver";
 
 /** Ubuntu 16.04's Azure kernel on the seed's node (its `uname -a`), and a current AKS Ubuntu 22.04 one. */
 const KERNEL_2019 = { release: "4.15.0-1036-azure", version: "#38~16.04.1-Ubuntu SMP" };
@@ -102,6 +106,24 @@ export function twinSockets(twin: Twin, nowUs: number): TwinSockets {
     for (const pod of twin.k8s.pods)
       if (pod.hostNetwork && pod.nodeName === node.name) addContainerPorts(ns, pod);
   }
+  // The wire server tells a caller's VM by its address: the node's, or a pod's (a secondary IP of
+  // the node's NIC under Azure CNI).
+  const vmByIp = new Map<number, { name: string }>();
+  for (const node of twin.nodes) {
+    const ip = parseIpv4(node.ip);
+    if (ip !== null) vmByIp.set(ip, { name: node.name });
+  }
+  for (const pod of twin.k8s.pods) {
+    const ip = parseIpv4(pod.podIP);
+    if (ip !== null && !vmByIp.has(ip)) vmByIp.set(ip, { name: pod.nodeName });
+  }
+  const wire = out.ns(WIRESERVER_NS);
+  wire.add(
+    wire.tcp,
+    80,
+    parseIpv4(WIRESERVER_IP),
+    wireServerApp((ip) => vmByIp.get(ip) ?? null),
+  );
   return out;
 }
 

@@ -42,6 +42,17 @@ describe("walkPaths", () => {
     assert.deepEqual(a, b);
   });
 
+  it("the client runs its host's own stack (hosts[].os): the corporate laptop's SYN has the clamped MSS", () => {
+    const mssOf = (t: typeof twin) =>
+      walkPaths(t, req).paths[0]!.request.hops[0]!.before.tcp!.options.find((o) => o.kind === "mss");
+    assert.deepEqual(mssOf(twin), { kind: "mss", value: 1420 });
+    const corp = {
+      ...twin,
+      hosts: twin.hosts.map((h) => (h.name === "laptop" ? { ...h, os: "windows-10-corpnet" as const } : h)),
+    };
+    assert.deepEqual(mssOf(corp), { kind: "mss", value: 1300 });
+  });
+
   it("places: hosts, nodes and pods by name or address", () => {
     assert.deepEqual(placeFor(twin, "109.125.120.58")?.place, { kind: "host", name: "laptop" });
     assert.equal(placeFor(twin, "10.13.76.4")?.place.kind, "node");

@@ -4,7 +4,7 @@ import { seededRng } from "../../../core/rng.ts";
 import { PROTO } from "../../../model/packet.ts";
 import type { Twin } from "../../../model/twin.ts";
 import { curlRequest } from "../endpoints/http.ts";
-import { LINUX_2019, LINUX_CURRENT, WINDOWS_LAPTOP } from "../endpoints/os-profile.ts";
+import { hostProfile } from "../endpoints/os-profile.ts";
 import { type SockAddr, udpFrame, utf8 } from "../endpoints/segment.ts";
 import { type Choice, enumerateBranches } from "../netfilter/branches.ts";
 import { connect } from "./connect.ts";
@@ -98,7 +98,6 @@ function runOnce(
   }
   const host =
     req.from.kind === "host" ? twin.hosts.find((h) => h.name === (req.from as { name: string }).name) : null;
-  const era2019 = twin.k8s.version.startsWith("1.11");
   const c = connect(world, {
     from: req.from,
     ip: req.ip,
@@ -107,8 +106,8 @@ function runOnce(
     request: curlRequest(formatIpv4(req.to.ip), req.to.port, req.path ?? "/"),
     now: time,
     rng: seededRng(req.sport ^ req.seed),
-    // The seed's laptop is a Windows PC (its SYN: mss 1420, win 64240, wscale 8, sackOK).
-    profile: host?.kind === "internet" ? WINDOWS_LAPTOP : era2019 ? LINUX_2019 : LINUX_CURRENT,
+    // The host's own stack (hosts[].os); nodes and pods run the era's Linux.
+    profile: hostProfile(host, twin.k8s.version.startsWith("1.11")),
   });
   const request = c.sends[0] as SendResult;
   // The first frame sent back toward the client: the walk that starts at the server's place.

@@ -9,10 +9,12 @@ import { PROBE_SOURCE, type ProbeFn } from "../fabric/probes.ts";
 import { closedPortAnswer } from "./answers.ts";
 import { CaptureLog } from "./captures.ts";
 import { fabricIn } from "./fabric-hops.ts";
+import { guestAgent } from "./guest-agent.ts";
 import { nodeOutput } from "./node-hops.ts";
 import { NodeStack } from "./node-stack.ts";
 import { podOutput } from "./pod-hops.ts";
 import { type TwinSockets, twinSockets } from "./sockets.ts";
+import { Timeline } from "./timeline.ts";
 import { type Place, placeName, type SendResult } from "./types.ts";
 import {
   AZURE_SDN_MAC,
@@ -32,7 +34,9 @@ export { AZURE_SDN_MAC };
  * conntrack table per node) and the pods' namespaces. What a kernel answers on its own (a REJECT's
  * RST or ICMP error, a closed UDP port's ICMP port unreachable) is walked back through the twin too
  * (answers.ts). Pure and deterministic given the twin, the seed and the frames' times; every frame
- * is recorded at every interface it crosses.
+ * is recorded at every interface it crosses. What happens by itself as time passes (connections
+ * left open, each node's guest agent polling the wire server) is on `timeline` and runs only as far
+ * as the caller advances it.
  */
 
 export interface WorldOptions {
@@ -52,6 +56,7 @@ export class World implements WorldCore {
   readonly hosts = new Map<number, OutsideHost>();
   /** The namespaces' bound sockets (UDP answers; connect.ts builds its own for TCP's apps). */
   readonly sockets: TwinSockets;
+  readonly timeline: Timeline;
   private depth = 0;
 
   constructor(
@@ -93,6 +98,14 @@ export class World implements WorldCore {
       start: Math.floor(options.start / 1000),
       ...(probe ? { probe } : {}),
     });
+    this.timeline = new Timeline(options.start);
+    for (const n of twin.nodes)
+      this.timeline.add(guestAgent(this, this.timeline, n.name, options.start, options.seed));
+  }
+
+  /** Lets the virtual clock run to `us`: every pending event of the timeline up to then happens. */
+  advance(us: number): void {
+    this.timeline.advance(us);
   }
 
   /** The place that owns an address (a node or a pod), or an outside host's. */

@@ -96,4 +96,30 @@ describe("packetwalk curl/ping and the kept World", () => {
     );
     assert.equal(cli("exec", NODE, "--", "ping -f 10.13.76.26").code, 2);
   });
+
+  it("browse is kept too: its two connections ESTABLISHED now, CLOSE_WAIT once the clock passed httpd's 5 s", () => {
+    const r = cli("browse", "--from", "laptop", "http://51.144.176.251/");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /<li>Remote address: 10\.13\.76\.4<\/li>/);
+    const state = JSON.parse(readFileSync(join(dir, ".packetwalk", "state.json"), "utf8"));
+    assert.equal(state.actions.at(-1).tool, "browse");
+    const states = () =>
+      cli("exec", NODE, "--", "conntrack -L -d 51.144.176.251")
+        .stdout.trim()
+        .split("\n")
+        .map((l) => / (ESTABLISHED|CLOSE_WAIT) src=109\.125\.120\.58 /.exec(l)?.[1]);
+    assert.deepEqual(states(), ["ESTABLISHED", "ESTABLISHED"]);
+    assert.equal(cli("clock", "advance", "10s").code, 0);
+    assert.deepEqual(states(), ["CLOSE_WAIT", "CLOSE_WAIT"]);
+    // Without -n, the node's own polls of the wire server show with port names (seed line 280).
+    const dump = cli("exec", NODE, "--", "tcpdump -i eth0 port 80");
+    assert.match(dump.stdout, / IP 10\.13\.76\.4\.\d+ > 168\.63\.129\.16\.http: Flags \[P\.\], seq 1:199, /);
+  });
+
+  it("browse --help says what the browser does", () => {
+    const help = cli("browse", "--help");
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /two connections from adjacent source ports/);
+    assert.match(help.stdout, /packetwalk clock advance 10s/);
+  });
 });

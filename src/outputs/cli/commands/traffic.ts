@@ -6,10 +6,11 @@ import type { TrafficTool } from "../state/format.ts";
 import { readState, withLock, writeState } from "../state/store.ts";
 
 /**
- * `packetwalk curl|ping --from HOST …`: real traffic through the twin's data plane, printed as curl
- * and ping print it. On a kept twin (`packetwalk up`) the traffic is recorded as an action with its
- * time and seed, so later commands (`exec NODE -- conntrack -L`, `tcpdump`) see what it left behind;
- * with `--scenario` the twin is fresh and nothing is kept.
+ * `packetwalk curl|ping|browse --from HOST …`: real traffic through the twin's data plane, printed as
+ * curl and ping print it (browse prints the page too). On a kept twin (`packetwalk up`) the traffic
+ * is recorded as an action with its time and seed, so later commands (`exec NODE -- conntrack -L`,
+ * `tcpdump`) see what it left behind, and what the connections a browser keeps open do as the clock
+ * moves on; with `--scenario` the twin is fresh and nothing is kept.
  */
 
 interface TrafficOpts {
@@ -78,6 +79,34 @@ Examples:
     )
     .action((url: string, opts: TrafficOpts) => {
       emit(io, sendTraffic(io, opts, "curl", url, 1), setExit);
+    });
+
+  program
+    .command("browse")
+    .description(
+      "a desktop browser opening a page through the twin's data plane: its connections stay open (HTTP keep-alive) until the server closes them; prints the page",
+    )
+    .requiredOption("--from <host>", "the browser's host: an outside host, node or pod, by name or address")
+    .option("--scenario <name>", scenarioHelp)
+    .option("--seed <n>", "the seed of this run (source ports, sequence numbers)")
+    .argument("<url>", "http://ADDRESS[:PORT]/PATH")
+    .addHelpText(
+      "after",
+      `
+Like Chrome (the seed's era), it opens two connections from adjacent source ports: the page's,
+and a spare one it preconnects, which fetches the stylesheet the page links. It never closes them
+itself, not even after the server has: with whereami (httpd, KeepAliveTimeout 5 s) the node's
+conntrack shows them ESTABLISHED at first and CLOSE_WAIT once the clock has moved past the timeout,
+as the seed shows (lines 190 and 353).
+
+Examples:
+  packetwalk browse --from laptop http://51.144.176.251/
+  packetwalk exec aks-nodepool1-31351229-0 -- conntrack -L -d 51.144.176.251     (ESTABLISHED)
+  packetwalk clock advance 10s
+  packetwalk exec aks-nodepool1-31351229-0 -- conntrack -L -d 51.144.176.251     (CLOSE_WAIT)`,
+    )
+    .action((url: string, opts: TrafficOpts) => {
+      emit(io, sendTraffic(io, opts, "browse", url, 1), setExit);
     });
 
   program

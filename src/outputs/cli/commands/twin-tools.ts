@@ -6,7 +6,7 @@ import { splitPipeline, stripSudo } from "../../emulate/node/shell.ts";
 import { interruptedPing } from "../../emulate/node/world-traffic.ts";
 import type { CommandResult } from "../../emulate/types.ts";
 import type { CliIo } from "../io.ts";
-import { currentTwin, currentWorld } from "../state/current.ts";
+import { currentTwin, currentWorld, settled } from "../state/current.ts";
 import { isKubectlWrite, runKubectlWrite } from "../state/kubectl-write.ts";
 import { sendTraffic } from "./traffic.ts";
 
@@ -183,7 +183,7 @@ Examples:
       // conntrack and tcpdump look at what the kept traffic left in the World; the rest at the twin.
       if (/\b(conntrack|tcpdump)\b/.test(line)) {
         const w = currentWorld(io, explicit ? scenario : undefined);
-        emit(io, runOnNode(w.twin, host, line, { world: w.world, nowUs: w.nowUs }), setExit);
+        emit(io, runOnNode(w.twin, host, line, { world: settled(w), nowUs: w.nowUs }), setExit);
       } else emit(io, runOnNode(currentTwin(io, explicit ? scenario : undefined), host, line), setExit);
     });
 }

@@ -35,8 +35,9 @@ export type Action =
   /** `clock advance D`: the virtual clock moves `seconds` forward. */
   | { readonly type: "clock"; readonly at: number; readonly seconds: number }
   /**
-   * `packetwalk curl|ping`: traffic sent through the World, replayed in order with the same start
-   * (`time`, µs on the virtual clock) and `seed`, so conntrack and the captures come back the same.
+   * `packetwalk curl|ping|browse`: traffic sent through the World, replayed in order with the same
+   * start (`time`, µs on the virtual clock) and `seed`, so conntrack and the captures come back the
+   * same; what it leaves under way (a browser's open connections) goes on up to the virtual now.
    */
   | {
       readonly type: "traffic";
@@ -46,13 +47,15 @@ export type Action =
       readonly tool: TrafficTool;
       /** A host, node or pod name or address. */
       readonly from: string;
-      /** curl's URL or ping's address. */
+      /** curl's and browse's URL, or ping's address. */
       readonly target: string;
-      /** ping's -c (1 for curl). */
+      /** ping's -c (1 for curl and browse). */
       readonly count: number;
     };
 
-export type TrafficTool = "curl" | "ping";
+export type TrafficTool = "curl" | "ping" | "browse";
+
+const TRAFFIC_TOOLS: readonly TrafficTool[] = ["curl", "ping", "browse"];
 
 export interface KeptTwin {
   readonly version: typeof STATE_VERSION;
@@ -150,8 +153,8 @@ function action(raw: unknown, i: number): Action {
           raw,
           "tool",
           where,
-          (v): v is TrafficTool => v === "curl" || v === "ping",
-          "curl or ping",
+          (v): v is TrafficTool => TRAFFIC_TOOLS.includes(v as TrafficTool),
+          TRAFFIC_TOOLS.join(", "),
         ),
         from: field(raw, "from", where, isName, "a host, node or pod"),
         target: field(raw, "target", where, isName, "a URL or an address"),

@@ -161,6 +161,15 @@ describe("a kept twin", () => {
         JSON.stringify({ ...good, actions: [{ type: "teleport", at: 0 }] }),
         /actions\[0\] is an unknown action "teleport"/,
       ],
+      [
+        JSON.stringify({
+          ...good,
+          actions: [
+            { type: "traffic", at: 0, time: 1, seed: 1, tool: "wget", from: "laptop", target: "x", count: 1 },
+          ],
+        }),
+        /actions\[0\]\.tool must be curl, ping, browse, found "wget"/,
+      ],
     ];
     for (const [text, why] of cases) {
       writeFileSync(path, text);

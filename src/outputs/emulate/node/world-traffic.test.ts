@@ -2,10 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { buildTwin } from "../../../controlplane/build-twin.ts";
 import { seedCluster } from "../../../controlplane/testdata/seed-scenario.ts";
+import { HOST_PROFILES } from "../../../dataplane/sim/endpoints/os-profile.ts";
+import { withRules } from "../../../dataplane/sim/world/testdata/twins.ts";
 import { HOST_OS } from "../../../inputs/scenario/schema.ts";
 import type { HostOs, OutsideHost } from "../../../model/scenario.ts";
 import { runOnNode } from "./run-on-node.ts";
-import { curlThrough, HOST_PROFILES, trafficWorld } from "./world-traffic.ts";
+import { browseThrough, curlThrough, trafficWorld } from "./world-traffic.ts";
 
 const NODE = "aks-nodepool1-31351229-0";
 
@@ -51,5 +53,43 @@ describe("an outside host's stack (hosts[].os)", () => {
       linuxSyn!,
       /Flags \[S\], seq \d+, win 29200, options \[mss 1460,sackOK,TS val \d+ ecr 0,nop,wscale 7\]/,
     );
+  });
+});
+
+describe("curl and a browser through the World", () => {
+  const twin = buildTwin(seedCluster);
+  const start = twin.now * 1_000_000;
+
+  it("curl: an ICMP host or net unreachable for its SYN is curl's `No route to host` / `Network is unreachable`, exit 7", () => {
+    for (const [code, why] of [
+      ["icmp-host-unreachable", "No route to host"],
+      ["icmp-net-unreachable", "Network is unreachable"],
+      ["icmp-port-unreachable", "Connection refused"],
+    ] as const) {
+      const rejecting = withRules(twin, NODE, "filter", [
+        `-A INPUT -p tcp --dport 10250 -j REJECT --reject-with ${code}`,
+      ]);
+      const world = trafficWorld(rejecting, 11, start);
+      const c = curlThrough(world, "testvm", "http://10.13.76.4:10250/", start + 1_000_000, 5);
+      assert.equal(c.result.stderr, `curl: (7) Failed to connect to 10.13.76.4 port 10250: ${why}\n`);
+      assert.equal(c.result.exitCode, 7);
+    }
+  });
+
+  it("browse prints the page and ends when it has loaded; its connections go on as the World's clock moves", () => {
+    const world = trafficWorld(twin, 11, start);
+    const b = browseThrough(world, "laptop", "http://51.144.176.251/", start + 1_000_000, 5);
+    assert.equal(b.result.exitCode, 0);
+    assert.match(b.result.stdout, /<li>Remote address: 10\.13\.76\.4<\/li>/);
+    const conntrack = (nowUs: number) =>
+      runOnNode(twin, NODE, "conntrack -L -d 51.144.176.251", { world, nowUs }).stdout.match(
+        /ESTABLISHED|CLOSE_WAIT|TIME_WAIT|LAST_ACK/g,
+      );
+    assert.deepEqual(conntrack(b.end), ["ESTABLISHED", "ESTABLISHED"]);
+    world.advance(b.end + 10_000_000);
+    assert.deepEqual(conntrack(b.end + 10_000_000), ["CLOSE_WAIT", "CLOSE_WAIT"]);
+    // Like curl, an address nothing answers for fails as curl says it.
+    const none = browseThrough(trafficWorld(twin, 11, start), "laptop", "http://10.99.0.1/", start, 5);
+    assert.equal(none.result.exitCode, 7);
   });
 });

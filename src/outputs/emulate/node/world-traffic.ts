@@ -1,28 +1,25 @@
 import { formatIpv4, parseIpv4 } from "../../../core/ip.ts";
 import { type Rng, seededRng } from "../../../core/rng.ts";
+import type { ExchangeResult } from "../../../dataplane/sim/endpoints/exchange.ts";
 import { curlRequest, parseResponse } from "../../../dataplane/sim/endpoints/http.ts";
 import { echoReply, echoRequest } from "../../../dataplane/sim/endpoints/icmp.ts";
-import {
-  LINUX_2019,
-  LINUX_CURRENT,
-  type OsProfile,
-  WINDOWS_CORPNET,
-  WINDOWS_LAPTOP,
-} from "../../../dataplane/sim/endpoints/os-profile.ts";
-import { connect } from "../../../dataplane/sim/world/connect.ts";
+import { hostProfile, type OsProfile } from "../../../dataplane/sim/endpoints/os-profile.ts";
+import { browse } from "../../../dataplane/sim/world/browser.ts";
+import { openConnection } from "../../../dataplane/sim/world/connect.ts";
 import { probeAnswerer } from "../../../dataplane/sim/world/probe-answer.ts";
 import { type Place, placeName } from "../../../dataplane/sim/world/types.ts";
 import { AZURE_SDN_MAC, World } from "../../../dataplane/sim/world/world.ts";
-import { defaultHostOs } from "../../../inputs/scenario/defaults.ts";
-import type { HostOs } from "../../../model/scenario.ts";
 import type { Twin } from "../../../model/twin.ts";
 import type { CommandResult } from "../types.ts";
 
 /**
- * curl and ping sent for real through a World: the client is a place of the twin (an outside host,
- * a node, a pod), every frame crosses the LB, the nodes' netfilter and conntrack, and the output is
- * what the tool prints. Pure: the World is changed (conntrack, captures), the time comes in (µs on
- * the virtual clock) and the randomness from `seed`; `end` says when the last frame arrived.
+ * curl, ping and a browser sent for real through a World: the client is a place of the twin (an
+ * outside host, a node, a pod), every frame crosses the LB, the nodes' netfilter and conntrack, and
+ * the output is what the tool prints. Pure: the World is changed (conntrack, captures), the time
+ * comes in (µs on the virtual clock) and the randomness from `seed`; `end` says when the last frame
+ * arrived (for a browser: when the page had loaded; its connections stay open on the World's
+ * timeline). The World's own clock runs up to the start first, so what was under way (the guest
+ * agents, connections left open) happens in between, and alongside.
  */
 
 export interface TrafficRun {
@@ -63,25 +60,10 @@ function placeIp(world: World, p: Place): number | null {
   return null;
 }
 
-/** The simulator's profile for each stack a scenario's host may run (`hosts[].os`), by the profile's name. */
-export const HOST_PROFILES: Readonly<Record<HostOs, OsProfile>> = {
-  "windows-10": WINDOWS_LAPTOP,
-  "windows-10-corpnet": WINDOWS_CORPNET,
-  "linux-4.x": LINUX_2019,
-  "linux-6.x": LINUX_CURRENT,
-};
-
-/**
- * The client's stack: an outside host's own (`os`, or its default for a twin built without one:
- * the seed author's Windows 10 laptop on the internet, the era's Linux in the VNet); nodes and
- * pods run the era's Linux.
- */
+/** The client's stack: an outside host's own (`hosts[].os`), the era's Linux on nodes and pods. */
 function profileOf(world: World, p: Place): OsProfile {
-  if (p.kind === "host") {
-    const host = world.twin.hosts.find((h) => h.name === p.name);
-    return HOST_PROFILES[host?.os ?? defaultHostOs(host?.kind ?? "internet", world.twin.k8s.version)];
-  }
-  return world.twin.k8s.version.startsWith("1.11") ? LINUX_2019 : LINUX_CURRENT;
+  const host = p.kind === "host" ? world.twin.hosts.find((h) => h.name === p.name) : null;
+  return hostProfile(host, world.twin.k8s.version.startsWith("1.11"));
 }
 
 /** An ephemeral source port: Windows' dynamic range 49152-65535, Linux's ip_local_port_range 32768-60999. */
@@ -104,14 +86,13 @@ export function parseUrl(url: string): { host: string; ip: number; port: number;
   return { host: m[1]!, ip, port, path: m[3] ?? "/" };
 }
 
-/** `curl URL` from a place: the response body on stdout, curl's own error lines and exit codes otherwise. */
-export function curlThrough(
+/** The client's place and target, or the failure curl (or packetwalk) prints. */
+function client(
   world: World,
   from: string,
   url: string,
   timeUs: number,
-  seed: number,
-): TrafficRun {
+): { place: Place; u: NonNullable<ReturnType<typeof parseUrl>> } | TrafficRun {
   const place = findPlace(world, from);
   if (!place) return fail(`packetwalk: no host, node or pod "${from}" in this twin\n`, 2, timeUs);
   const u = parseUrl(url);
@@ -121,9 +102,70 @@ export function curlThrough(
       6,
       timeUs,
     );
+  return { place, u };
+}
+
+/** strerror() of the errnos a connect can fail with (glibc's texts, which curl prints). */
+const STRERROR: Readonly<Record<string, string>> = {
+  ECONNREFUSED: "Connection refused",
+  ETIMEDOUT: "Connection timed out",
+  EHOSTUNREACH: "No route to host",
+  ENETUNREACH: "Network is unreachable",
+  EHOSTDOWN: "Host is down",
+  ENONET: "Machine is not on the network",
+  ENOPROTOOPT: "Protocol not available",
+  EOPNOTSUPP: "Operation not supported",
+};
+
+/**
+ * What curl prints for a transfer that ended with `r`: the body, or curl 7.47's messages for
+ * CURLE_COULDNT_CONNECT (7: "Failed to connect to HOST port N: " and the connect's strerror, a
+ * refusal, a timeout or an ICMP unreachable's EHOSTUNREACH/ENETUNREACH), CURLE_RECV_ERROR (56),
+ * CURLE_OPERATION_TIMEDOUT (28).
+ */
+function curlOutcome(
+  r: ExchangeResult,
+  response: Uint8Array,
+  target: string,
+  timeUs: number,
+  end: number,
+): TrafficRun {
+  switch (r.outcome) {
+    case "completed": {
+      const res = parseResponse(response);
+      if (!res) return fail("curl: (52) Empty reply from server\n", 52, end);
+      return { result: { stdout: res.body, stderr: "", exitCode: 0 }, end };
+    }
+    case "refused":
+    case "timeout":
+    case "unreachable": {
+      const why = STRERROR[r.error ?? ""] ?? r.error ?? "Connection timed out";
+      return fail(`curl: (7) Failed to connect to ${target}: ${why}\n`, 7, end);
+    }
+    case "reset":
+      return fail("curl: (56) Recv failure: Connection reset by peer\n", 56, end);
+    default: {
+      const ms = Math.floor((end - timeUs) / 1000);
+      return fail(`curl: (28) Operation timed out after ${ms} milliseconds with 0 bytes received\n`, 28, end);
+    }
+  }
+}
+
+/** `curl URL` from a place: the response body on stdout, curl's own error lines and exit codes otherwise. */
+export function curlThrough(
+  world: World,
+  from: string,
+  url: string,
+  timeUs: number,
+  seed: number,
+): TrafficRun {
+  const who = client(world, from, url, timeUs);
+  if ("result" in who) return who;
+  const { place, u } = who;
+  world.advance(timeUs);
   const rng = seededRng(seed);
   const profile = profileOf(world, place);
-  const c = connect(world, {
+  const c = openConnection(world, {
     from: place,
     sport: ephemeralPort(profile, rng),
     to: { ip: u.ip, port: u.port },
@@ -132,26 +174,53 @@ export function curlThrough(
     rng,
     profile,
   });
-  const end = Math.max(timeUs, c.result.end);
-  const target = `${u.host} port ${u.port}`;
-  // curl's messages for CURLE_COULDNT_CONNECT (7), CURLE_RECV_ERROR (56), CURLE_OPERATION_TIMEDOUT (28).
-  switch (c.result.outcome) {
-    case "completed": {
-      const res = parseResponse(c.result.client.received);
-      if (!res) return fail("curl: (52) Empty reply from server\n", 52, end);
-      return { result: { stdout: res.body, stderr: "", exitCode: 0 }, end };
-    }
-    case "refused":
-      return fail(`curl: (7) Failed to connect to ${target}: Connection refused\n`, 7, end);
-    case "timeout":
-      return fail(`curl: (7) Failed to connect to ${target}: Connection timed out\n`, 7, end);
-    case "reset":
-      return fail("curl: (56) Recv failure: Connection reset by peer\n", 56, end);
-    default: {
-      const ms = Math.floor((end - timeUs) / 1000);
-      return fail(`curl: (28) Operation timed out after ${ms} milliseconds with 0 bytes received\n`, 28, end);
-    }
+  world.timeline.add(c);
+  world.timeline.settle(c);
+  const r = c.run.result();
+  return curlOutcome(r, r.client.received, `${u.host} port ${u.port}`, timeUs, Math.max(timeUs, r.end));
+}
+
+/**
+ * A desktop browser opening URL from a place (world/browser.ts): its connections stay open on the
+ * World's timeline, for the server to close when its keep-alive timeout says so. Prints the page as
+ * curl would print it; `end` is when the page (and what it links) had loaded.
+ */
+export function browseThrough(
+  world: World,
+  from: string,
+  url: string,
+  timeUs: number,
+  seed: number,
+): TrafficRun {
+  const who = client(world, from, url, timeUs);
+  if ("result" in who) return who;
+  const { place, u } = who;
+  world.advance(timeUs);
+  const rng = seededRng(seed);
+  const profile = profileOf(world, place);
+  const b = browse(world, {
+    from: place,
+    sport: ephemeralPort(profile, rng),
+    to: { ip: u.ip, port: u.port },
+    host: u.host,
+    path: u.path,
+    now: timeUs,
+    rng,
+    profile,
+  });
+  for (const c of b.connections) world.timeline.add(c);
+  const [page] = b.connections;
+  if (!page) throw new Error("a browser opens its page's connection");
+  // Until the page has loaded, or nothing more happens on its connections (it failed).
+  for (;;) {
+    if (b.loadedAt() !== null) break;
+    const times = b.connections.map((c) => c.nextTime()).filter((t): t is number => t !== null);
+    if (times.length === 0) break;
+    world.advance(Math.min(...times));
   }
+  const r = page.run.result();
+  const end = b.loadedAt() ?? Math.max(timeUs, r.end);
+  return curlOutcome(r, r.responses[0]?.bytes ?? r.client.received, `${u.host} port ${u.port}`, timeUs, end);
 }
 
 /** iputils' time: `%ld.%03ld` below 1 ms, fewer decimals as it grows (ping_common.c, gather_statistics). */
@@ -205,6 +274,7 @@ export function pingThrough(
   for (let seq = 1; seq <= count; seq++) {
     const sent = timeUs + (seq - 1) * 1_000_000;
     last = Math.max(last, sent);
+    world.advance(sent);
     const req = echoRequest(
       { mac: world.macOf(place), nextHopMac: AZURE_SDN_MAC, ttl: profile.ttl },
       srcIp,

@@ -4,6 +4,7 @@ import { SEED_TEXT } from "../../../../../test/support/seed.ts";
 import { parseIpv4 } from "../../../../core/ip.ts";
 import { seededRng } from "../../../../core/rng.ts";
 import { PROTO } from "../../../../model/packet.ts";
+import { goalStateRequest } from "../../world/guest-agent.ts";
 import type { TcpApp } from "../app.ts";
 import { answerAddresses, DNS_TYPE, dnsQuery, dnsServe, parseDnsQuery } from "../dns.ts";
 import { exchange } from "../exchange.ts";
@@ -13,6 +14,7 @@ import { LINUX_2019 } from "../os-profile.ts";
 import { udpFrame, utf8 } from "../segment.ts";
 import { goTime, proxyHealthzApp, serviceHealthApp, serviceHealthBody } from "./kube-proxy-health.ts";
 import { NGINX_1_15_8, NGINX_1_27_4, nginxApp, nginxDefaultPage } from "./nginx.ts";
+import { goalStateXml, vmIdentity, wireServerApp } from "./wireserver.ts";
 
 const ip = (s: string): number => parseIpv4(s)!;
 const NODE = ip("10.13.76.4");
@@ -259,5 +261,68 @@ describe("UDP and ICMP answers", () => {
     assert.equal(rep.payload, req.payload);
     assert.equal(rep.time - req.time, 49);
     assert.equal(echoReply(rep, { mac: "p", ttl: 64, ipId: 5, delayUs: 49 }), null);
+  });
+});
+
+describe("Azure's wire server answering the node's guest agent", () => {
+  const WIRE = ip("168.63.129.16");
+  const SEED_NODE = "aks-nodepool1-31351229-0";
+
+  /** The agent's GET from `caller`, over a real exchange (the wire server closes after answering). */
+  function fetch(caller: number, path = "/machine/?comp=goalstate") {
+    const request = goalStateRequest("2.2.34").replace("/machine/?comp=goalstate", path);
+    const r = exchange(
+      { ip: caller, port: 50358, mac: "m", profile: LINUX_2019 },
+      {
+        addresses: [WIRE],
+        mac: "w",
+        profile: LINUX_2019,
+        listeners: new Map([[80, wireServerApp((a) => (a === NODE ? { name: SEED_NODE } : null))]]),
+      },
+      request,
+      { to: { ip: WIRE, port: 80 }, now: T0, rng: seededRng(3) },
+    );
+    assert.equal(r.outcome, "completed");
+    return r;
+  }
+
+  it("the agent's request is the seed's 198 bytes (line 284); the goal state answer its 2391 (line 285)", () => {
+    assert.equal(utf8(goalStateRequest("2.2.34")).length, 198);
+    const r = fetch(NODE);
+    assert.equal(r.client.received.length, 2391);
+    const res = parseResponse(r.client.received)!;
+    assert.equal(res.status, 200);
+    assert.equal(Number(res.headers.find(([k]) => k === "content-length")?.[1]), res.body.length);
+    assert.deepEqual(
+      res.headers.map(([k]) => k),
+      ["content-length", "content-type", "server", "x-ms-version", "date", "connection"],
+    );
+    assert.equal(res.headers.find(([k]) => k === "date")?.[1], httpDate(T0 + 35 + 40 + 35 + 700));
+    // The agent asked to close: the wire server closes first (its FIN on the answer), so it is the
+    // one left in TIME_WAIT.
+    assert.equal(r.server.state, "TIME_WAIT");
+    assert.equal(r.client.state, "CLOSED");
+  });
+
+  it("the goal state names the VM that asks: its instance id, percent-encoded in the config URLs", () => {
+    const { containerId, vmId } = vmIdentity(SEED_NODE);
+    const xml = goalStateXml(SEED_NODE);
+    assert.match(xml, new RegExp(`<InstanceId>${vmId}\\._${SEED_NODE}</InstanceId>`));
+    assert.match(xml, new RegExp(`<ContainerId>${containerId}</ContainerId>`));
+    const encoded = `${vmId.replaceAll("-", "%2D")}.%5F${SEED_NODE.replaceAll("-", "%2D")}`;
+    assert.equal(xml.split(`/machine/${containerId}/${encoded}?comp=`).length - 1, 5);
+    // Another VM: other ids, and a document longer by what its name adds (in the instance id, the
+    // config name and the five URLs).
+    const other = "aks-nodepool1-31351229-10";
+    assert.notEqual(vmIdentity(other).vmId, vmId);
+    assert.equal(goalStateXml(other).length - xml.length, 7);
+  });
+
+  it("a caller that is no VM of the twin, and paths other than the goal state and versions: 404", () => {
+    assert.equal(parseResponse(fetch(ip("10.99.0.1")).client.received)?.status, 404);
+    assert.equal(parseResponse(fetch(NODE, "/machine?comp=health").client.received)?.status, 404);
+    const versions = parseResponse(fetch(NODE, "/?comp=versions").client.received)!;
+    assert.equal(versions.status, 200);
+    assert.match(versions.body, /<Preferred>\n {4}<Version>2015-04-05<\/Version>/);
   });
 });
