@@ -106,7 +106,8 @@ export const UNREACH = {
  * A destination unreachable error about `offending` (__icmp_send): from `src`, to the offending
  * packet's source, quoting it (quote.ts) as it was where it was refused (`quotedTtl`). The kernel's
  * ICMP socket sends with the default TTL and without DF (icmp_sk_init: IP_PMTUDISC_DONT); bytes 4-7
- * are unused (zero) for these codes. Its TOS (0xc0, IPTOS_PREC_INTERNETCONTROL) is not modelled.
+ * are unused (zero) for these codes. Its TOS is the offending packet's TOS bits (IPTOS_TOS_MASK,
+ * 0x1e) with the precedence IPTOS_PREC_INTERNETCONTROL (0xc0): 0xc0 for the usual TOS 0.
  */
 export function destUnreachable(
   offending: Frame,
@@ -121,6 +122,7 @@ export function destUnreachable(
     dstMac: offending.srcMac,
     ipId: from.ipId,
     ttl: from.ttl,
+    tos: ((offending.tos ?? 0) & 0x1e) | 0xc0,
     dontFragment: false,
     packet: makePacket({
       family: 4,

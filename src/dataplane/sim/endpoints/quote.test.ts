@@ -115,4 +115,17 @@ describe("destination unreachable", () => {
     assert.deepEqual([...wire.subarray(38, 42)], [0, 0, 0, 0]);
     assert.deepEqual(wire.subarray(42), datagramBytes(syn, 63));
   });
+
+  it("goes out with TOS 0xc0 plus the offending packet's TOS bits, and quotes that packet's TOS", () => {
+    const plain = destUnreachable(linuxSyn(), UNREACH.PORT, { src: 1, ttl: 64, ipId: 1, time: 0 });
+    assert.equal(plain.tos, 0xc0);
+    // IPTOS_LOWDELAY (0x10) is kept, the ECN bits (0x03) and precedence (0xe0) are not.
+    const marked = { ...linuxSyn(), tos: 0xb3 };
+    const e = destUnreachable(marked, UNREACH.PORT, { src: 1, ttl: 64, ipId: 1, time: 0 });
+    assert.equal(e.tos, 0xc0 | (0xb3 & 0x1e));
+    const wire = encodeFrame(e);
+    assert.equal(wire[15], e.tos, "the error's own TOS byte");
+    assert.equal(wire[42 + 1], 0xb3, "the quoted header keeps the offending TOS");
+    assert.equal(internetChecksum(wire, 42, 62), 0, "the quoted header's checksum covers its TOS");
+  });
 });

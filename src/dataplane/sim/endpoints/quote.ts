@@ -38,6 +38,7 @@ export function datagramBytes(f: Frame, ttl: number = f.ttl): Uint8Array {
   const b = new Uint8Array(total);
   const v = new DataView(b.buffer);
   b[0] = 0x45;
+  b[1] = (f.tos ?? 0) & 255;
   v.setUint16(2, total);
   v.setUint16(4, f.ipId & 0xffff);
   v.setUint16(6, f.dontFragment ? 0x4000 : 0);

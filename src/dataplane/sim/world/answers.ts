@@ -79,10 +79,7 @@ export function rejectAnswer(x: WorldCore, w: Walk, node: string, r: Refused): v
   const hook = r.tr.stoppedAt?.hook;
   const local = hook === "INPUT" || (hook === "OUTPUT" && s.host.isLocal(p.dst as number));
   const src = local ? (p.dst as number) : (s.host.sourceFor(p.src as number) ?? INADDR_DUMMY);
-  const icmp = withErrorTos(
-    destUnreachable(r.frame, code, { src, ttl: DEFAULT_TTL, ipId: s.ipId(), time }, r.ttl),
-    r.frame,
-  );
+  const icmp = destUnreachable(r.frame, code, { src, ttl: DEFAULT_TTL, ipId: s.ipId(), time }, r.ttl);
   answer(w, (aw) => nodeOutput(x, aw, node, icmp, attached));
 }
 
@@ -99,15 +96,12 @@ export function closedPortAnswer(x: WorldCore, w: Walk): void {
   const at = d.at;
   if (!mayAnswer(dst) || x.udpBound(at, dst, p.dport)) return;
   const s = x.stack(at.node);
-  const icmp = withErrorTos(
-    destUnreachable(d.frame, UNREACH.PORT, {
-      src: dst,
-      ttl: DEFAULT_TTL,
-      ipId: s.ipId(),
-      time: d.frame.time + KERNEL_US,
-    }),
-    d.frame,
-  );
+  const icmp = destUnreachable(d.frame, UNREACH.PORT, {
+    src: dst,
+    ttl: DEFAULT_TTL,
+    ipId: s.ipId(),
+    time: d.frame.time + KERNEL_US,
+  });
   if (at.kind === "pod") {
     answer(w, (aw) => podOutput(x, aw, at.node, at.pod, icmp));
     return;
@@ -117,14 +111,6 @@ export function closedPortAnswer(x: WorldCore, w: Walk): void {
   const dir = h?.ctDir ?? null;
   const attached = entry && dir ? { attached: { entry, dir: flip(dir) } } : {};
   answer(w, (aw) => nodeOutput(x, aw, at.node, icmp, attached));
-}
-
-/**
- * __icmp_send's TOS for an error: the offending packet's TOS bits (IPTOS_TOS_MASK, 0x1e) with the
- * precedence IPTOS_PREC_INTERNETCONTROL (0xc0), so 0xc0 for the usual TOS 0 (net/ipv4/icmp.c).
- */
-function withErrorTos(icmp: Frame, offending: Frame): Frame {
-  return { ...icmp, tos: ((offending.tos ?? 0) & 0x1e) | 0xc0 };
 }
 
 function answer(w: Walk, run: (aw: Walk) => void): void {

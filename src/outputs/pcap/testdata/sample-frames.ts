@@ -253,10 +253,8 @@ export function icmpErrorCapture(): Frame[] {
   const laptop = "109.125.120.58";
   const vip = "51.144.176.251";
   const pod = "10.13.76.26";
-  const error = (offending: Frame, code: number, src: string, time: number, quotedTtl = offending.ttl) => ({
-    ...destUnreachable(offending, code, { src: ip(src), ttl: 64, ipId: 4000 + (time % 1000), time }, quotedTtl),
-    tos: 0xc0,
-  });
+  const error = (offending: Frame, code: number, src: string, time: number, quotedTtl = offending.ttl) =>
+    destUnreachable(offending, code, { src: ip(src), ttl: 64, ipId: 4000 + (time % 1000), time }, quotedTtl);
   // A Linux client's SYN to the VIP (20 option bytes: the quote is 60 bytes), DNATed to the pod and
   // refused in FORWARD (TTL already decremented); conntrack puts the VIP back into the quote.
   const syn = tcp({
