@@ -1,14 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { formatIpv4, parseIpv4 } from "../../../core/ip.ts";
-import { seededRng } from "../../../core/rng.ts";
+import { formatIpv4 } from "../../../core/ip.ts";
 import { PROTO, TCP } from "../../../model/packet.ts";
 import type { Twin } from "../../../model/twin.ts";
 import { formatConntrackList } from "../../../outputs/render/conntrack-list.ts";
-import { curlRequest } from "../endpoints/http.ts";
-import { LINUX_CURRENT } from "../endpoints/os-profile.ts";
 import { datagramBytes, parseQuote } from "../endpoints/quote.ts";
-import { connect } from "./connect.ts";
+import { ip, tcpTo } from "./testdata/traffic.ts";
 import { aksToday, manifest, withRules } from "./testdata/twins.ts";
 import type { Place, SendResult } from "./types.ts";
 import { World } from "./world.ts";
@@ -18,8 +15,6 @@ import { World } from "./world.ts";
  * ICMP port unreachable, a `--reject-with tcp-reset` rule a RST, and the client's connect fails as
  * it would on Linux (ECONNREFUSED, "Connection refused").
  */
-
-const ip = (s: string): number => parseIpv4(s)!;
 
 // A LoadBalancer service whose Deployment has no replicas: kube-proxy rejects its traffic.
 const NOTHING =
@@ -52,18 +47,6 @@ spec:
   - port: 80
   selector:
     app: nothing`);
-
-function tcpTo(w: World, from: Place, to: string, port: number, sport: number, now: number) {
-  return connect(w, {
-    from,
-    sport,
-    to: { ip: ip(to), port },
-    request: curlRequest(to, port, "/"),
-    now,
-    rng: seededRng(sport),
-    profile: LINUX_CURRENT,
-  });
-}
 
 function webPod(twin: Twin, w: World, nodeIndex = 0): { place: Place; ip: string; veth: string } {
   const node = twin.nodes[nodeIndex]!.name;

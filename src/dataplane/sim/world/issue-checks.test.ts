@@ -3,38 +3,22 @@ import { describe, it } from "node:test";
 import { buildTwin } from "../../../controlplane/build-twin.ts";
 import { seedCluster, seedLocal } from "../../../controlplane/testdata/seed-scenario.ts";
 import { toNumber } from "../../../core/dyadic.ts";
-import { formatIpv4, parseIpv4 } from "../../../core/ip.ts";
-import { seededRng } from "../../../core/rng.ts";
+import { formatIpv4 } from "../../../core/ip.ts";
 import { TCP } from "../../../model/packet.ts";
 import type { Twin } from "../../../model/twin.ts";
 import { formatConntrackList } from "../../../outputs/render/conntrack-list.ts";
 import { whereamiRemoteAddress } from "../endpoints/apps/whereami.ts";
-import { curlRequest, parseResponse } from "../endpoints/http.ts";
-import { LINUX_2019, LINUX_CURRENT } from "../endpoints/os-profile.ts";
+import { parseResponse } from "../endpoints/http.ts";
 import { tcpFrame } from "../endpoints/segment.ts";
 import { probeThreshold } from "../fabric/topology.ts";
-import { connect } from "./connect.ts";
 import { type ProbeRecord, probeAnswerer } from "./probe-answer.ts";
+import { ip, tcpTo } from "./testdata/traffic.ts";
 import { aksToday, NODE_A, TODAY_NODE_A, twoNodeLocal, twoNodeLocalToday } from "./testdata/twins.ts";
 import type { Place, SendResult } from "./types.ts";
 import { placeFor, walkPaths } from "./walk-paths.ts";
 import { World } from "./world.ts";
 
 /** The checks of the data plane's issue: who sees which source, the Local probes, the in-cluster paths. */
-
-const ip = (s: string): number => parseIpv4(s)!;
-
-function tcpTo(w: World, from: Place, to: string, port: number, sport: number, now: number) {
-  return connect(w, {
-    from,
-    sport,
-    to: { ip: ip(to), port },
-    request: curlRequest(to, port, "/"),
-    now,
-    rng: seededRng(sport),
-    profile: w.twin.k8s.version.startsWith("1.11") ? LINUX_2019 : LINUX_CURRENT,
-  });
-}
 
 function syn(time: number, src: { ip: number; port: number }, dst: { ip: number; port: number }) {
   return tcpFrame(

@@ -2,15 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { buildTwin } from "../../../controlplane/build-twin.ts";
 import { seedCluster } from "../../../controlplane/testdata/seed-scenario.ts";
-import { formatIpv4, parseIpv4 } from "../../../core/ip.ts";
-import { seededRng } from "../../../core/rng.ts";
+import { formatIpv4 } from "../../../core/ip.ts";
 import { PROTO, TCP } from "../../../model/packet.ts";
 import type { Twin } from "../../../model/twin.ts";
-import { curlRequest } from "../endpoints/http.ts";
-import { LINUX_2019, LINUX_CURRENT } from "../endpoints/os-profile.ts";
 import { datagramBytes, parseQuote } from "../endpoints/quote.ts";
 import { type SockAddr, udpFrame, utf8 } from "../endpoints/segment.ts";
-import { connect } from "./connect.ts";
+import { ip, tcpTo } from "./testdata/traffic.ts";
 import { aksToday, manifest } from "./testdata/twins.ts";
 import type { Place } from "./types.ts";
 import { World } from "./world.ts";
@@ -22,21 +19,7 @@ import { World } from "./world.ts";
  * pods' containers, kube-proxy's health servers).
  */
 
-const ip = (s: string): number => parseIpv4(s)!;
 const SEED_NODE = "aks-nodepool1-31351229-0";
-
-function tcpTo(w: World, from: Place, to: string, port: number, sport: number, now: number, until?: number) {
-  return connect(w, {
-    from,
-    sport,
-    to: { ip: ip(to), port },
-    request: curlRequest(to, port, "/"),
-    now,
-    rng: seededRng(sport),
-    profile: w.twin.k8s.version.startsWith("1.11") ? LINUX_2019 : LINUX_CURRENT,
-    ...(until === undefined ? {} : { until }),
-  });
-}
 
 function udp(w: World, from: Place, src: SockAddr, dst: SockAddr, time: number) {
   const f = udpFrame(
@@ -106,7 +89,7 @@ describe("TCP listeners per namespace (aks-today)", () => {
     const w = new World(twin, { seed: 1, start });
     const pod = placeOfPod(twin, "web-");
     const host = twin.nodes.find((n) => n.name === (pod as { node: string }).node)!;
-    const ssh = tcpTo(w, pod, host.ip, 22, 40300, start + 1_000_000, start + 3_000_000);
+    const ssh = tcpTo(w, pod, host.ip, 22, 40300, start + 1_000_000, { until: start + 3_000_000 });
     assert.equal(ssh.result.client.state, "ESTABLISHED");
     assert.equal(ssh.result.server.app, "sshd");
     const kubelet = tcpTo(w, pod, host.ip, 10248, 40301, start + 4_000_000);
@@ -115,15 +98,9 @@ describe("TCP listeners per namespace (aks-today)", () => {
 
   it("the node reaches its own kubelet on 127.0.0.1:10248 (loopback is its own namespace)", () => {
     const w = new World(twin, { seed: 1, start });
-    const c = tcpTo(
-      w,
-      { kind: "node", node: node.name },
-      "127.0.0.1",
-      10248,
-      40400,
-      start + 1_000_000,
-      start + 2_000_000,
-    );
+    const c = tcpTo(w, { kind: "node", node: node.name }, "127.0.0.1", 10248, 40400, start + 1_000_000, {
+      until: start + 2_000_000,
+    });
     assert.equal(c.result.client.state, "ESTABLISHED");
     assert.equal(c.result.server.app, "kubelet");
   });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { buildTwin } from "../../../controlplane/build-twin.ts";
 import { seedCluster, seedLocal } from "../../../controlplane/testdata/seed-scenario.ts";
-import { formatIpv4, parseIpv4 } from "../../../core/ip.ts";
+import { formatIpv4 } from "../../../core/ip.ts";
 import { seededRng } from "../../../core/rng.ts";
 import { TCP } from "../../../model/packet.ts";
 import type { Twin } from "../../../model/twin.ts";
@@ -13,9 +13,10 @@ import { LINUX_2019, WINDOWS_CORPNET, WINDOWS_LAPTOP } from "../endpoints/os-pro
 import { tcpFrame } from "../endpoints/segment.ts";
 import { connect } from "./connect.ts";
 import { type ProbeRecord, probeAnswerer } from "./probe-answer.ts";
+import { ip, tcpTo } from "./testdata/traffic.ts";
+import type { Place } from "./types.ts";
 import { World } from "./world.ts";
 
-const ip = (s: string): number => parseIpv4(s)!;
 const NODE = "aks-nodepool1-31351229-0";
 const laptop = { kind: "host", name: "laptop" } as const;
 
@@ -24,21 +25,8 @@ function world(twin: Twin, log?: ProbeRecord[]): { w: World; start: number } {
   return { w: new World(twin, { seed: 11, start, probe: probeAnswerer(11, log) }), start };
 }
 
-function get(
-  w: World,
-  from: Parameters<typeof connect>[1]["from"],
-  to: string,
-  port: number,
-  now: number,
-  sport = 51535,
-) {
-  return connect(w, {
-    from,
-    sport,
-    to: { ip: ip(to), port },
-    request: curlRequest(to, port, "/"),
-    now,
-    rng: seededRng(sport),
+function get(w: World, from: Place, to: string, port: number, now: number, sport = 51535) {
+  return tcpTo(w, from, to, port, sport, now, {
     profile: from.kind === "host" ? WINDOWS_LAPTOP : LINUX_2019,
   });
 }
