@@ -66,6 +66,22 @@ describe("the source a pod sees: Cluster against Local (the seed)", () => {
     }
   });
 
+  it("Cluster on three nodes: a pod on another node sees the node the LB chose, masqueraded once", () => {
+    // The mark KUBE-MARK-MASQ sets stays on that node (skb_scrub_packet): the pod's node forwards the
+    // packet without masquerading it again.
+    const twin = buildTwin({ ...seedCluster, cluster: { ...seedCluster.cluster, nodeCount: 3 } });
+    const paths = walkFromLaptop(twin, "51.144.176.251");
+    const nodeIp = new Map(twin.nodes.map((n) => [n.name, n.ip]));
+    let crossed = 0;
+    for (const p of paths) {
+      const lbNode = nodeReached(p.request)!;
+      const delivered = p.request.delivered!;
+      assert.equal(formatIpv4(delivered.frame.packet.src as number), nodeIp.get(lbNode));
+      if (delivered.at.kind === "pod" && delivered.at.node !== lbNode) crossed++;
+    }
+    assert.ok(crossed > 0, "some path crosses from the LB's node to a pod on another node");
+  });
+
   it("Local: each pod with probability 1/2 sees the client's address, kept in the reply tuple", () => {
     const paths = walkFromLaptop(buildTwin(seedLocal), "13.93.66.174");
     assert.deepEqual(paths.map((p) => formatIpv4(p.request.delivered!.frame.packet.dst as number)).sort(), [

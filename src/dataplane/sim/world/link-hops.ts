@@ -180,7 +180,10 @@ export function egress(
 }
 
 /** A frame leaving by a host-namespace port: the NIC to Azure, or a veth to its pod. */
-export function portOut(x: WorldCore, w: Walk, node: string, port: string, frame: Frame): void {
+export function portOut(x: WorldCore, w: Walk, node: string, port: string, out: Frame): void {
+  // The skb mark is the host's own: it does not cross a wire or a veth into another namespace
+  // (skb_scrub_packet, net/core/skbuff.c), so KUBE-MARK-MASQ on one node never masquerades on the next.
+  const frame = out.packet.mark === 0 ? out : { ...out, packet: { ...out.packet, mark: 0 } };
   const s = x.stack(node);
   const at: Place = { kind: "node", node };
   const iface = s.iface("host", port);
