@@ -7,6 +7,7 @@ import type { CompiledRuleset } from "../src/dataplane/sim/netfilter/compile.ts"
 import type { RulesetFile } from "../src/model/netfilter/ruleset.ts";
 import type { Twin } from "../src/model/twin.ts";
 import { DIST, type Engine, loadEngine } from "./engine.ts";
+import { type FlowFigures, flowsOnOneCore } from "./flows.ts";
 import { writeDefaultRuleset } from "./generate.ts";
 import { benchRestore, type RestoreResult } from "./restore.ts";
 import { fmt, machine, msSince, type Summary, summarize } from "./stats.ts";
@@ -15,7 +16,8 @@ import { isExpected, type Mode, makeWorkload, nodeHost, runOne } from "./workloa
 
 /**
  * `npm run bench`: parse, compile and trace figures on a generated kube-proxy node dump
- * (bench/generate.ts), compared with iptables-restore --test, written to BENCHMARKS.md.
+ * (bench/generate.ts), compared with iptables-restore --test, and bulk mode's new connections per
+ * second through the seed twins (bench/flows.ts), written to BENCHMARKS.md.
  * Timings are reported, never asserted.
  */
 
@@ -31,6 +33,9 @@ const TWIN_TARGET_MS = 1000;
 const TWIN_NODES = 100;
 const TWIN_SERVICES = 10_000;
 const TWIN_ENDPOINTS = 5;
+/** Bulk mode's target (issue 4): new connections per second through the seed twin, one core. */
+const FLOWS_TARGET = 200_000;
+const FLOW_SCENARIOS = ["seed-cluster", "seed-local"] as const;
 
 const { values: args } = parseArgs({
   options: {
@@ -41,8 +46,15 @@ const { values: args } = parseArgs({
     "parse-runs": { type: "string", default: "5" },
     "restore-runs": { type: "string", default: "5" },
     "twin-runs": { type: "string", default: "5" },
+    /** Bulk mode: flows per timed run, timed runs and warm-up flows per scenario, virtual µs between flows. */
+    flows: { type: "string", default: "1000000" },
+    "flow-runs": { type: "string", default: "3" },
+    "flow-warmup": { type: "string", default: "300000" },
+    "flow-gap-us": { type: "string", default: "1000" },
     /** Only build the dist and time the control plane's twin; prints, never writes BENCHMARKS.md. */
     "twin-only": { type: "boolean", default: false },
+    /** Only build the dist and run bulk mode's flows; prints, never writes BENCHMARKS.md. */
+    "flows-only": { type: "boolean", default: false },
     "no-restore": { type: "boolean", default: false },
     "no-tsx": { type: "boolean", default: false },
     "no-report": { type: "boolean", default: false },
@@ -60,6 +72,12 @@ const warmup = num("warmup");
 const parseRuns = num("parse-runs");
 const restoreRuns = num("restore-runs");
 const twinRuns = num("twin-runs");
+const flowOptions = {
+  flows: num("flows"),
+  runs: num("flow-runs"),
+  warmup: num("flow-warmup"),
+  gapUs: num("flow-gap-us"),
+};
 const log = (s: string) => process.stdout.write(`${s}\n`);
 const loadAtStart = machine().load;
 
@@ -69,6 +87,27 @@ const engine = await loadEngine("dist");
 log(`built src/ with tsc into bench/out/dist in ${msSince(t0).toFixed(0)} ms`);
 if (engine.buildWarnings)
   log(`warning: tsc reported type errors (the build still emitted):\n${engine.buildWarnings}`);
+
+// Bulk mode's flows (bench/flows.ts); alone with --flows-only, else after the twin.
+const flowLabel = `bulk mode ≥ ${FLOWS_TARGET.toLocaleString("en-US")} new connections/s on one core`;
+const flowVerdict = (figures: readonly FlowFigures[]) => {
+  const slowest = Math.min(...figures.map((f) => f.perSecond.median));
+  const each = figures.map((f) => `${f.scenario} ${f.perSecond.median.toFixed(0)}/s`).join(", ");
+  return `${slowest >= FLOWS_TARGET ? "**met**" : "**not met**"}: medians ${each} (target ≥ ${FLOWS_TARGET}/s)`;
+};
+function runFlows(): FlowFigures[] {
+  const figures = flowsOnOneCore({ dist: DIST, scenarios: FLOW_SCENARIOS, seed: 1, ...flowOptions });
+  for (const f of figures)
+    log(
+      `${f.scenario}: median ${f.perSecond.median.toFixed(0)} new connections/s (min ${f.perSecond.min.toFixed(0)}, max ${f.perSecond.max.toFixed(0)}); ${f.answered}/${f.timed} answered, ${f.expectedSource}/${f.timed} with the ${f.trafficPolicy} source; ${f.conntrackEntries} conntrack entries, ${f.lbFlows} LB flows at the end`,
+    );
+  log(`${flowLabel}: ${flowVerdict(figures).replace(/\*\*/g, "")}`);
+  return figures;
+}
+if (args["flows-only"]) {
+  runFlows();
+  process.exit(0);
+}
 
 // 1. The control plane: the whole twin of a 100-node cluster, first, while the heap is fresh.
 interface TwinFigures {
@@ -106,6 +145,7 @@ log(
 );
 log(`${twinLabel} < 1 s: ${twinVerdict.replace(/\*\*/g, "")}`);
 if (args["twin-only"]) process.exit(0);
+const flows = runFlows();
 
 // 2. The dump.
 t0 = process.hrtime.bigint();
@@ -269,6 +309,7 @@ log(`parse target (≥ ${PARSE_TARGET_RATIO}x faster than iptables-restore --tes
 log(`  legacy: ${parseVerdict(legacy).replace(/\*\*/g, "")}`);
 log(`  nft:    ${parseVerdict(nft).replace(/\*\*/g, "")}`);
 log(`${twinLabel} < 1 s: ${twinVerdict.replace(/\*\*/g, "")}`);
+log(`${flowLabel}: ${flowVerdict(flows).replace(/\*\*/g, "")}`);
 log(`trace target (< ${TRACE_TARGET_US} µs median per packet):`);
 log(`  traceSampled: ${traceVerdict(sampled).replace(/\*\*/g, "")}`);
 log(`  traceExact:   ${traceVerdict(exact).replace(/\*\*/g, "")}`);
@@ -324,6 +365,19 @@ never asserted in tests.
   runtime, network and iptables. ${twinRuns} runs in one process, first in the bench (fresh heap); the
   scenario is built outside the timed region. "distinct rulesets" counts the RulesetFile objects the nodes
   hold: nodes whose node-dependent kube-proxy inputs are equal share one (src/controlplane/kube-proxy/cluster-rules.ts).
+* **Flows (bulk mode)**: \`BulkTwin.run()\` (src/dataplane/sim/bulk/, bench/flows.ts) on the twins of
+  ${FLOW_SCENARIOS.map((n) => `\`scenarios/${n}.yaml\``).join(" and ")} (read and built as the CLI does): new TCP connections from random
+  public client addresses and ports to the LoadBalancer service's frontend, each through the Azure LB (rule,
+  5-tuple hash, flow table), the node's netfilter with its conntrack table (DNAT, and MASQUERADE for
+  externalTrafficPolicy Cluster), the bridge and veth to the pod, and the pod's SYN-ACK back through
+  conntrack's reverse NAT and out of the node from the frontend (DSR); no narration, no captures. Flows are
+  ${flowOptions.gapUs.toLocaleString("en-US")} µs apart on the virtual clock (${(1e6 / flowOptions.gapUs).toLocaleString("en-US")} new connections per virtual second), after
+  ${flowOptions.warmup.toLocaleString("en-US")} warm-up flows, so the tables are at the size that rate keeps: at the end
+  ${flows.map((f) => `${f.scenario} held ${f.conntrackEntries.toLocaleString("en-US")} conntrack entries (SYN_RECV lasts 60 s) and ${f.lbFlows.toLocaleString("en-US")} LB flows (4 minutes idle)`).join("; ")}.
+  ${flowOptions.runs} timed runs of ${flowOptions.flows.toLocaleString("en-US")} flows per scenario in one \`node --single-threaded\` process (no GC or
+  compiler helper threads: one core), each run timed
+  as a whole (\`process.hrtime.bigint\`); median, min and max of the runs. Checked afterwards, outside the
+  timed region: ${flows.map((f) => `${f.scenario} ${f.answered}/${f.timed} answered, ${f.expectedSource}/${f.timed} seen by the pod from the ${f.trafficPolicy === "Local" ? "client's address" : "node's address"}, per pod ${f.perPod.map((p) => `${p.pod.split("/")[1]} ${p.flows}`).join(", ")}`).join("; ")}.
 * **Parse**: \`parseIptablesSave(text)\` on the file's contents (already in memory), ${parseRuns} runs in one
   process; median and min of wall time (\`process.hrtime.bigint\`). The first run includes JIT warm-up.
 * **iptables-restore --test**: \`ip netns exec pwb-<pid> iptables-{legacy,nft}-restore --test FILE\`, inside
@@ -356,11 +410,21 @@ ${traceRows
   )
   .join("\n")}
 
+| flows (bulk mode), new connections per second | median | min | max | notes |
+|---|---:|---:|---:|---|
+${flows
+  .map(
+    (f) =>
+      `| ${f.scenario} (externalTrafficPolicy ${f.trafficPolicy}, ${f.frontend}) | ${f.perSecond.median.toFixed(0)} | ${f.perSecond.min.toFixed(0)} | ${f.perSecond.max.toFixed(0)} | ${f.perSecond.n} runs of ${f.flows.toLocaleString("en-US")} flows |`,
+  )
+  .join("\n")}
+
 ## Targets
 
 | target | result |
 |---|---|
 | ${twinLabel} < 1 s | ${twinVerdict} |
+| ${flowLabel} | ${flowVerdict(flows)} |
 | parse at least ${PARSE_TARGET_RATIO}x faster than \`iptables-legacy-restore --test\` | ${parseVerdict(legacy)} |
 | parse at least ${PARSE_TARGET_RATIO}x faster than \`iptables-nft-restore --test\` | ${parseVerdict(nft)} |
 | single-packet trace < ${TRACE_TARGET_US} µs median: traceSampled | ${traceVerdict(sampled)} |

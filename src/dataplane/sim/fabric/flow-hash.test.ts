@@ -25,3 +25,12 @@ test("the hash depends on the seed and on every word, and stays a uint32", () =>
   }
   assert.equal(hashWords(5, [1, 2, 3]), hashWords(5, [1, 2, 3]));
 });
+
+test("distributionHash is hashWords over each mode's documented words", () => {
+  for (const seed of [0, 1, 0xdeadbeef]) {
+    const words = [t.src, t.dst, t.proto, (t.sport << 16) | t.dport];
+    assert.equal(distributionHash(seed, "Default", t), hashWords(seed, words));
+    assert.equal(distributionHash(seed, "SourceIP", t), hashWords(seed, words.slice(0, 2)));
+    assert.equal(distributionHash(seed, "SourceIPProtocol", t), hashWords(seed, words.slice(0, 3)));
+  }
+});

@@ -12,16 +12,23 @@ const C2 = 0x1b873593;
 /** A uint32 hash of `words` (each taken as a uint32) under `seed`. */
 export function hashWords(seed: number, words: readonly number[]): number {
   let h = seed >>> 0;
-  for (const w of words) {
-    let k = Math.imul(w >>> 0, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  h ^= words.length * 4;
-  // fmix32: every input bit affects every output bit.
+  for (const w of words) h = mixWord(h, w);
+  return finish(h, words.length);
+}
+
+/** One word into the hash state (MurmurHash3 x86_32's body). */
+export function mixWord(h: number, w: number): number {
+  let k = Math.imul(w >>> 0, C1);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, C2);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** The hash of `count` words mixed into `h` (the length, then fmix32: every input bit affects every output bit). */
+export function finish(h: number, count: number): number {
+  h ^= count * 4;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -51,15 +58,18 @@ export interface FlowTuple {
 
 /**
  * The tuple each distribution mode hashes (AZDOC `distribution-mode-concepts.md`): Default the
- * 5-tuple, SourceIP the 2-tuple (source IP, destination IP), SourceIPProtocol the 3-tuple.
+ * 5-tuple [src, dst, proto, sport << 16 | dport], SourceIP the 2-tuple [src, dst],
+ * SourceIPProtocol the 3-tuple [src, dst, proto], each as hashWords hashes them.
  */
 export function distributionHash(seed: number, mode: LoadDistribution, t: FlowTuple): number {
+  // hashWords over the words below, without an array per packet.
+  const h = mixWord(mixWord(seed >>> 0, t.src), t.dst);
   switch (mode) {
     case "Default":
-      return hashWords(seed, [t.src, t.dst, t.proto, (t.sport << 16) | t.dport]);
+      return finish(mixWord(mixWord(h, t.proto), (t.sport << 16) | t.dport), 4);
     case "SourceIP":
-      return hashWords(seed, [t.src, t.dst]);
+      return finish(h, 2);
     case "SourceIPProtocol":
-      return hashWords(seed, [t.src, t.dst, t.proto]);
+      return finish(mixWord(h, t.proto), 3);
   }
 }

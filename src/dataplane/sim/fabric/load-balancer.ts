@@ -1,6 +1,7 @@
 import type { AzureState } from "../../../model/azure.ts";
 import { type Packet, PROTO } from "../../../model/packet.ts";
 import { distributionHash } from "./flow-hash.ts";
+import { FlowTable } from "./flow-table.ts";
 import { type ProbeFn, ProbeScheduler } from "./probes.ts";
 import {
   type Backend,
@@ -9,7 +10,6 @@ import {
   resolveTopology,
   ruleMatches,
 } from "./topology.ts";
-import { TupleMap } from "./tuple-map.ts";
 
 /**
  * The Azure Load Balancer's data path for inbound traffic (docs/azure.md §3, AZDOC `concepts.md`,
@@ -92,17 +92,6 @@ export interface AzureLbFabricOptions {
   readonly recordAllProbes?: boolean;
 }
 
-interface FlowEntry {
-  rule: ResolvedRule;
-  client: number;
-  clientPort: number;
-  proto: number;
-  frontendPort: number;
-  backend: Backend;
-  created: number;
-  expiresAt: number;
-}
-
 const ALL_UP: BackendHealth = { healthyBackends: (rule) => rule.backends };
 
 export class AzureLbFabric {
@@ -112,12 +101,15 @@ export class AzureLbFabric {
   private readonly health: BackendHealth;
   private readonly seed: number;
   /** Keyed by (proto, VIP, frontend port, client, client port). */
-  private readonly flows = new TupleMap<FlowEntry>();
+  private readonly flows = new FlowTable();
   /**
    * Where replies come from → the rules they may belong to: the VIP with floating IP, else each
    * backend node. A reply then finds its flow in `flows` (one table to fill per new flow, not two).
    */
   private readonly replySources = new Map<number, ResolvedRule[]>();
+  /** How the last balanced packet's flow was found, and how many backends were healthy then. */
+  private lastFlow: LbForwarded["flow"] = "new";
+  private lastHealthy = 0;
 
   constructor(azure: AzureState, options: AzureLbFabricOptions) {
     this.topology = resolveTopology(azure);
@@ -142,29 +134,57 @@ export class AzureLbFabric {
 
   /** A packet arriving from outside at a frontend: the rewritten packet and its backend, or why it was dropped. */
   route(p: Packet, now: number): LbRouteResult {
+    const e = this.balance(p, now);
+    return typeof e === "number" ? this.forward(p, e, this.lastFlow, this.lastHealthy) : e;
+  }
+
+  /**
+   * route() for bulk traffic: the same decision and flow table, but the packet is rewritten in place
+   * and nothing else is allocated. The backend, or why the packet was dropped.
+   */
+  routeInPlace(p: Packet, now: number): Backend | LbDropped {
+    const e = this.balance(p, now);
+    if (typeof e !== "number") return e;
+    const backend = this.flows.backend(e);
+    const r = this.flows.rule(e).rule;
+    if (!r.enableFloatingIp) p.dst = backend.nodeIp;
+    if (r.backendPort !== 0) p.dport = r.backendPort;
+    return backend;
+  }
+
+  /** The slot of the flow a packet belongs to, created or found, or the drop; `lastFlow`/`lastHealthy` say how. */
+  private balance(p: Packet, now: number): number | LbDropped {
     if (p.family !== 4 || typeof p.dst !== "number" || typeof p.src !== "number") {
       return drop("not-ipv4", "the twin's load balancers are IPv4 only", null);
     }
     const rules = this.topology.byFrontend.get(p.dst);
     if (rules === undefined) return drop("no-frontend", "no load balancer frontend has this address", null);
-    const rr = rules.find((r) => ruleMatches(r.rule, p.proto, p.dport));
+    let rr: ResolvedRule | undefined;
+    for (const r of rules) {
+      if (ruleMatches(r.rule, p.proto, p.dport)) {
+        rr = r;
+        break;
+      }
+    }
     if (rr === undefined)
       return drop("no-rule", "no load-balancing rule on this frontend takes this protocol and port", null);
 
-    let entry = this.flows.get(p.proto, p.dst, p.dport, p.src, p.sport);
-    if (entry !== undefined && entry.expiresAt <= now) {
-      this.forget(entry);
-      entry = undefined;
+    const flows = this.flows;
+    let entry = flows.find(p.proto, p.dst, p.dport, p.src, p.sport);
+    if (entry >= 0 && flows.expiresAt(entry) <= now) {
+      flows.delete(entry);
+      entry = -1;
     }
     const healthy = this.health.healthyBackends(rr, now);
     const idleMs = rr.rule.idleTimeoutInMinutes * 60_000;
+    this.lastHealthy = healthy.length;
 
-    if (entry !== undefined) {
-      let flow: LbForwarded["flow"] = "established";
-      if (!healthy.includes(entry.backend)) {
+    if (entry >= 0) {
+      this.lastFlow = "established";
+      if (!healthy.includes(flows.backend(entry))) {
         if (p.proto === PROTO.tcp) {
           if (healthy.length === 0 && rr.lb.sku === "Basic") {
-            this.forget(entry);
+            flows.delete(entry);
             return drop(
               "no-healthy-backend",
               "every backend is down: a Basic load balancer ends its TCP flows",
@@ -173,33 +193,23 @@ export class AzureLbFabric {
           }
         } else {
           if (healthy.length === 0) {
-            this.forget(entry);
+            flows.delete(entry);
             return drop("no-healthy-backend", "every backend is down: UDP flows end", rr);
           }
-          this.moveTo(entry, this.pick(rr, p, healthy));
-          flow = "moved";
+          flows.setBackend(entry, this.pick(rr, p, healthy));
+          this.lastFlow = "moved";
         }
       }
-      entry.expiresAt = now + idleMs;
-      return this.forward(p, entry, flow, healthy.length);
+      flows.setExpiresAt(entry, now + idleMs);
+      return entry;
     }
 
     if (rr.backends.length === 0) return drop("empty-pool", "the rule's backend pool has no members", rr);
     if (healthy.length === 0)
       return drop("no-healthy-backend", "every backend of the rule is probed down", rr);
     const backend = this.pick(rr, p, healthy);
-    const created: FlowEntry = {
-      rule: rr,
-      client: p.src,
-      clientPort: p.sport,
-      proto: p.proto,
-      frontendPort: p.dport,
-      backend,
-      created: now,
-      expiresAt: now + idleMs,
-    };
-    this.flows.set(p.proto, p.dst, p.dport, p.src, p.sport, created);
-    return this.forward(p, created, "new", healthy.length);
+    this.lastFlow = "new";
+    return flows.add(rr, p.proto, p.dport, p.src, p.sport, backend, now, now + idleMs);
   }
 
   /**
@@ -208,42 +218,82 @@ export class AzureLbFabric {
    * maps back; without it the source node IP becomes the VIP.
    */
   reply(p: Packet, now: number): LbReplyResult {
-    if (p.family !== 4 || typeof p.src !== "number" || typeof p.dst !== "number")
-      return { verdict: "not-lb-flow" };
-    const entry = this.replyFlow(p);
-    if (entry === undefined || entry.expiresAt <= now) return { verdict: "not-lb-flow" };
-    // The host sees both directions; any packet keeps the flow from going idle.
-    entry.expiresAt = now + entry.rule.rule.idleTimeoutInMinutes * 60_000;
+    const slot = this.liveReplyFlow(p, now);
+    if (slot < 0) return { verdict: "not-lb-flow" };
     return {
       verdict: "rewritten",
-      packet: { ...p, src: entry.rule.frontendIp, sport: entry.frontendPort },
-      flow: view(entry),
+      packet: {
+        ...p,
+        src: this.flows.frontendIp(slot),
+        sport: this.flows.frontendPort(slot),
+      },
+      flow: this.view(slot),
     };
+  }
+
+  /**
+   * reply() for bulk traffic: the same flow found and kept from going idle, the packet's source
+   * rewritten to the frontend in place, nothing allocated. False when it is not an LB flow's reply.
+   */
+  replyInPlace(p: Packet, now: number): boolean {
+    const slot = this.liveReplyFlow(p, now);
+    if (slot < 0) return false;
+    p.src = this.flows.frontendIp(slot);
+    p.sport = this.flows.frontendPort(slot);
+    return true;
+  }
+
+  /** The live flow a reply belongs to, refreshed, or -1. */
+  private liveReplyFlow(p: Packet, now: number): number {
+    if (p.family !== 4 || typeof p.src !== "number" || typeof p.dst !== "number") return -1;
+    const slot = this.replyFlow(p);
+    if (slot < 0 || this.flows.expiresAt(slot) <= now) return -1;
+    // The host sees both directions; any packet keeps the flow from going idle.
+    this.flows.setExpiresAt(slot, now + this.flows.rule(slot).rule.idleTimeoutInMinutes * 60_000);
+    return slot;
   }
 
   /** Removes the flows idle past their rule's timeout and says which get TCP resets. */
   expire(now: number): LbExpiredFlow[] {
     const out: LbExpiredFlow[] = [];
-    for (const entry of [...this.flows.values()]) {
-      if (entry.expiresAt > now) continue;
-      this.forget(entry);
+    for (const slot of this.expired(now)) {
+      const flow = this.view(slot);
+      this.flows.delete(slot);
       // Standard only, ESTABLISHED TCP only (AZDOC `load-balancer-tcp-reset.md`); the LB does not
       // track TCP states here, so every TCP flow counts.
       const reset =
-        entry.proto === PROTO.tcp &&
-        entry.rule.lb.sku === "Standard" &&
-        entry.rule.rule.enableTcpReset === true;
-      out.push({ flow: view(entry), tcpReset: reset });
+        flow.proto === PROTO.tcp && flow.rule.lb.sku === "Standard" && flow.rule.rule.enableTcpReset === true;
+      out.push({ flow, tcpReset: reset });
     }
     return out;
   }
 
+  /** expire() without its report, for bulk traffic: how many flows were removed. */
+  forgetExpired(now: number): number {
+    return this.flows.deleteExpired(now);
+  }
+
+  /** The slots of the flows idle past their timeout, in table order. */
+  private expired(now: number): number[] {
+    const dead: number[] = [];
+    this.flows.forEach((slot) => {
+      if (this.flows.expiresAt(slot) <= now) dead.push(slot);
+    });
+    return dead;
+  }
+
+  /** How many flows the table holds (idle ones included until expire() or a packet removes them). */
+  get flowCount(): number {
+    return this.flows.size;
+  }
+
   /** The live flows at `now`, in creation order. */
   flowTable(now: number): LbFlow[] {
-    return [...this.flows.values()]
-      .filter((e) => e.expiresAt > now)
-      .sort((a, b) => a.created - b.created)
-      .map(view);
+    const live: LbFlow[] = [];
+    this.flows.forEach((slot) => {
+      if (this.flows.expiresAt(slot) > now) live.push(this.view(slot));
+    });
+    return live.sort((a, b) => a.created - b.created);
   }
 
   private pick(rr: ResolvedRule, p: Packet, healthy: readonly Backend[]): Backend {
@@ -257,52 +307,45 @@ export class AzureLbFabric {
     return healthy[h % healthy.length]!;
   }
 
-  private forward(p: Packet, e: FlowEntry, flow: LbForwarded["flow"], healthy: number): LbForwarded {
-    const r = e.rule.rule;
+  private forward(p: Packet, slot: number, flow: LbForwarded["flow"], healthy: number): LbForwarded {
+    const rule = this.flows.rule(slot);
+    const backend = this.flows.backend(slot);
+    const r = rule.rule;
     // Floating IP keeps the VIP as destination; otherwise the backend's DIP. BackendPort 0 is HA ports.
-    const dst = r.enableFloatingIp ? p.dst : e.backend.nodeIp;
+    const dst = r.enableFloatingIp ? p.dst : backend.nodeIp;
     const dport = r.backendPort === 0 ? p.dport : r.backendPort;
-    return {
-      verdict: "forwarded",
-      packet: { ...p, dst, dport },
-      rule: e.rule,
-      backend: e.backend,
-      flow,
-      healthy,
-    };
+    return { verdict: "forwarded", packet: { ...p, dst, dport }, rule, backend, flow, healthy };
   }
 
-  private moveTo(e: FlowEntry, backend: Backend): void {
-    e.backend = backend;
-  }
-
-  private replyFlow(p: Packet): FlowEntry | undefined {
+  private replyFlow(p: Packet): number {
     for (const rr of this.replySources.get(p.src as number) ?? []) {
       const r = rr.rule;
       if (r.backendPort !== 0 && r.backendPort !== p.sport) continue;
       const frontendPort = r.backendPort === 0 ? p.sport : r.frontendPort;
-      const e = this.flows.get(p.proto, rr.frontendIp, frontendPort, p.dst as number, p.dport);
-      if (e !== undefined && e.rule === rr && (r.enableFloatingIp || e.backend.nodeIp === p.src)) return e;
+      const slot = this.flows.find(p.proto, rr.frontendIp, frontendPort, p.dst as number, p.dport);
+      if (
+        slot >= 0 &&
+        this.flows.rule(slot) === rr &&
+        (r.enableFloatingIp || this.flows.backend(slot).nodeIp === p.src)
+      )
+        return slot;
     }
-    return undefined;
+    return -1;
   }
 
-  private forget(e: FlowEntry): void {
-    this.flows.delete(e.proto, e.rule.frontendIp, e.frontendPort, e.client, e.clientPort);
+  private view(slot: number): LbFlow {
+    const f = this.flows;
+    return {
+      rule: f.rule(slot),
+      client: f.client(slot),
+      clientPort: f.clientPort(slot),
+      proto: f.proto(slot),
+      frontendPort: f.frontendPort(slot),
+      backend: f.backend(slot),
+      created: f.created(slot),
+      expiresAt: f.expiresAt(slot),
+    };
   }
-}
-
-function view(e: FlowEntry): LbFlow {
-  return {
-    rule: e.rule,
-    client: e.client,
-    clientPort: e.clientPort,
-    proto: e.proto,
-    frontendPort: e.frontendPort,
-    backend: e.backend,
-    created: e.created,
-    expiresAt: e.expiresAt,
-  };
 }
 
 function drop(reason: LbDropReason, detail: string, rule: ResolvedRule | null): LbDropped {
