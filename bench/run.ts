@@ -46,6 +46,7 @@ const { values: args } = parseArgs({
     "parse-runs": { type: "string", default: "5" },
     "restore-runs": { type: "string", default: "5" },
     "twin-runs": { type: "string", default: "5" },
+    "twin-warmup": { type: "string", default: "2" },
     /** Bulk mode: flows per timed run, timed runs and warm-up flows per scenario, virtual µs between flows. */
     flows: { type: "string", default: "1000000" },
     "flow-runs": { type: "string", default: "3" },
@@ -72,6 +73,9 @@ const warmup = num("warmup");
 const parseRuns = num("parse-runs");
 const restoreRuns = num("restore-runs");
 const twinRuns = num("twin-runs");
+// Untimed builds first, as the trace phase warms up: JIT tiers and the heap settle in the first runs.
+const twinWarmup = Number(args["twin-warmup"]);
+if (!Number.isInteger(twinWarmup) || twinWarmup < 0) throw new Error("--twin-warmup must be a whole number");
 const flowOptions = {
   flows: num("flows"),
   runs: num("flow-runs"),
@@ -121,6 +125,12 @@ async function benchTwin(runs: number): Promise<TwinFigures> {
   const { buildTwin } = (await import(url)) as typeof import("../src/controlplane/build-twin.ts");
   const ms: number[] = [];
   let twin: Twin | null = null;
+  for (let i = 0; i < twinWarmup; i++) {
+    twin = null;
+    const start = process.hrtime.bigint();
+    twin = buildTwin(scaleScenario(TWIN_NODES, TWIN_SERVICES, TWIN_ENDPOINTS));
+    log(`buildTwin warm-up ${i + 1}/${twinWarmup}: ${msSince(start).toFixed(0)} ms (not counted)`);
+  }
   for (let i = 0; i < runs; i++) {
     twin = null; // the previous run's twin is garbage before the next one is built
     const scenario = scaleScenario(TWIN_NODES, TWIN_SERVICES, TWIN_ENDPOINTS);
@@ -362,7 +372,7 @@ never asserted in tests.
   whole control plane for ${TWIN_NODES} nodes, ${TWIN_SERVICES / 5} Deployments x ${TWIN_ENDPOINTS} replicas and
   ${TWIN_SERVICES} services with ${TWIN_ENDPOINTS} endpoints each (every 100th a LoadBalancer, half of those
   externalTrafficPolicy Local), current kube-proxy layout: Azure resources, pods, endpoints, and every node's
-  runtime, network and iptables. ${twinRuns} runs in one process, first in the bench (fresh heap); the
+  runtime, network and iptables. ${twinWarmup} untimed warm-up builds, then ${twinRuns} timed runs in one process, first in the bench; the
   scenario is built outside the timed region. "distinct rulesets" counts the RulesetFile objects the nodes
   hold: nodes whose node-dependent kube-proxy inputs are equal share one (src/controlplane/kube-proxy/cluster-rules.ts).
 * **Flows (bulk mode)**: \`BulkTwin.run()\` (src/dataplane/sim/bulk/, bench/flows.ts) on the twins of
