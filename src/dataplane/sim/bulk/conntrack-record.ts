@@ -1,5 +1,11 @@
 import type { ConntrackEntry, CtStatus, CtTuple, TcpState } from "../../../model/conntrack.ts";
-import { newTcpTrack, type TcpIndex, type TcpStep, type TcpTrack } from "../conntrack/tcp-state.ts";
+import {
+  newTcpTrack,
+  TCP_STATES,
+  type TcpIndex,
+  type TcpStep,
+  type TcpTrack,
+} from "../conntrack/tcp-state.ts";
 
 /**
  * Bulk mode's conntrack entries as records (flat-conntrack.ts keeps the table): the layout of a
@@ -7,19 +13,9 @@ import { newTcpTrack, type TcpIndex, type TcpStep, type TcpTrack } from "../conn
  * the ConntrackEntry view of a record that the table hands out.
  */
 
-/** enum tcp_conntrack's order; a state's code is its index + 1 (0: no TCP state, another protocol). */
-export const TCP_STATES: readonly TcpState[] = [
-  "NONE",
-  "SYN_SENT",
-  "SYN_RECV",
-  "ESTABLISHED",
-  "FIN_WAIT",
-  "CLOSE_WAIT",
-  "LAST_ACK",
-  "TIME_WAIT",
-  "CLOSE",
-  "SYN_SENT2",
-];
+/** A TCP state's code is its index in tcp-state.ts's TCP_STATES (enum tcp_conntrack) + 1; 0: no TCP state. */
+export { TCP_STATES };
+
 const TCP_STATE_CODE = new Map(TCP_STATES.map((s, i) => [s, i + 1]));
 /** tcp-state.ts's TcpIndex values (enum tcp_bit_set); a value's code is its index. */
 export const TCP_INDEXES: readonly TcpIndex[] = ["SYN", "SYNACK", "FIN", "ACK", "RST", "NONE"];

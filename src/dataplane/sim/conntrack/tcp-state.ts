@@ -51,7 +51,7 @@ type Cell = TcpState | "INVALID" | "IGNORE";
  * Column order of the table: enum tcp_conntrack (sNO, sSS, sSR, sES, sFW, sCW, sLA, sTW, sCL, sS2).
  * The enum order matters beyond indexing: nf_conntrack_tcp_packet() compares `old_state < TIME_WAIT`.
  */
-const STATES: readonly TcpState[] = [
+export const TCP_STATES: readonly TcpState[] = [
   "NONE",
   "SYN_SENT",
   "SYN_RECV",
@@ -63,7 +63,7 @@ const STATES: readonly TcpState[] = [
   "CLOSE",
   "SYN_SENT2",
 ];
-const COLUMN = new Map<TcpState, number>(STATES.map((s, i) => [s, i]));
+const COLUMN = new Map<TcpState, number>(TCP_STATES.map((s, i) => [s, i]));
 
 const sSS: Cell = "SYN_SENT";
 const sSR: Cell = "SYN_RECV";

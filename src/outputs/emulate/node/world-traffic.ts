@@ -151,6 +151,16 @@ function curlOutcome(
   }
 }
 
+/** A client about to connect at `timeUs`: its place and URL, the World run up to then, its stack and port. */
+function startClient(world: World, from: string, url: string, timeUs: number, seed: number) {
+  const who = client(world, from, url, timeUs);
+  if ("result" in who) return who;
+  world.advance(timeUs);
+  const rng = seededRng(seed);
+  const profile = profileOf(world, who.place);
+  return { ...who, rng, profile, sport: ephemeralPort(profile, rng) };
+}
+
 /** `curl URL` from a place: the response body on stdout, curl's own error lines and exit codes otherwise. */
 export function curlThrough(
   world: World,
@@ -159,15 +169,12 @@ export function curlThrough(
   timeUs: number,
   seed: number,
 ): TrafficRun {
-  const who = client(world, from, url, timeUs);
+  const who = startClient(world, from, url, timeUs, seed);
   if ("result" in who) return who;
-  const { place, u } = who;
-  world.advance(timeUs);
-  const rng = seededRng(seed);
-  const profile = profileOf(world, place);
+  const { place, u, rng, profile, sport } = who;
   const c = openConnection(world, {
     from: place,
-    sport: ephemeralPort(profile, rng),
+    sport,
     to: { ip: u.ip, port: u.port },
     request: curlRequest(u.host, u.port, u.path),
     now: timeUs,
@@ -192,15 +199,12 @@ export function browseThrough(
   timeUs: number,
   seed: number,
 ): TrafficRun {
-  const who = client(world, from, url, timeUs);
+  const who = startClient(world, from, url, timeUs, seed);
   if ("result" in who) return who;
-  const { place, u } = who;
-  world.advance(timeUs);
-  const rng = seededRng(seed);
-  const profile = profileOf(world, place);
+  const { place, u, rng, profile, sport } = who;
   const b = browse(world, {
     from: place,
-    sport: ephemeralPort(profile, rng),
+    sport,
     to: { ip: u.ip, port: u.port },
     host: u.host,
     path: u.path,
