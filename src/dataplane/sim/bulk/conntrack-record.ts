@@ -161,6 +161,16 @@ export class Slots {
     };
   }
 
+  /** setTuple for a tuple without ICMP type and code (both -1). */
+  setWords(slot: number, dir: number, src: number, dst: number, sport: number, dport: number): void {
+    const base = slot * I_STRIDE + (dir === ORIGINAL ? I_OSRC : I_RSRC);
+    const i = this.i;
+    i[base] = src;
+    i[base + 1] = dst;
+    i[base + 2] = (sport << 16) | dport;
+    i[base + 3] = -1; // (-1 & 0xffff) | (-1 << 16)
+  }
+
   setTuple(slot: number, dir: number, t: CtTuple): void {
     const base = slot * I_STRIDE + (dir === ORIGINAL ? I_OSRC : I_RSRC);
     const i = this.i;

@@ -88,6 +88,29 @@ function keyWord(proto: number, icmpType: number, icmpCode: number): number {
 
 const DEFAULT_TABLE_TIMEOUTS = withTimeouts();
 
+/** apply()'s answers: one frozen object each instead of one per packet (callers only read them). */
+const RESULT_INVALID: UpdateResult = Object.freeze({
+  ctstate: "INVALID",
+  invalid: true,
+  killed: false,
+  repeat: false,
+});
+const RESULT_REOPEN: UpdateResult = Object.freeze({
+  ctstate: "NEW",
+  invalid: false,
+  killed: true,
+  repeat: true,
+});
+const RESULT_NEW: UpdateResult = Object.freeze({
+  ctstate: "NEW",
+  invalid: false,
+  killed: false,
+  repeat: false,
+});
+const RESULT_NEW_KILLED: UpdateResult = Object.freeze({ ...RESULT_NEW, killed: true });
+const RESULT_EST: UpdateResult = Object.freeze({ ...RESULT_NEW, ctstate: "ESTABLISHED" });
+const RESULT_EST_KILLED: UpdateResult = Object.freeze({ ...RESULT_EST, killed: true });
+
 function untracked(ctstate: CtState): Classified {
   return { entry: null, dir: null, ctstate };
 }
@@ -104,6 +127,8 @@ export class FlatConntrack implements KeyCheck {
   private qDst = 0;
   private qPorts = 0;
   private qWord = 0;
+  /** The hash of the tuple last looked up. */
+  private qHash = 0;
   /** How many entries are confirmed and not deleted (their LIVE bit is set). */
   private liveCount = 0;
   private readonly free: number[] = [];
@@ -165,6 +190,23 @@ export class FlatConntrack implements KeyCheck {
     if (this.isReply(slot, reply)) return;
     s.setTuple(slot, REPLY, reply);
     s.setBits(slot, STATUS_BITS, s.bits(slot, STATUS_BITS) | (kind === "SNAT" ? SRC_NAT : DST_NAT));
+  }
+
+  /** table.ts setReplyNat over the slot's words: no tuple object. */
+  setReplyNat(entry: ConntrackEntry, kind: "SNAT" | "DNAT", addr: number | bigint, port: number): void {
+    const slot = this.slotOf(entry);
+    const s = this.s;
+    const status = s.bits(slot, STATUS_BITS);
+    if (status & CONFIRMED)
+      throw new Error(`Cannot rewrite the reply tuple of confirmed conntrack entry ${entry.id}`);
+    if (typeof addr !== "number") throw new Error("bulk mode's conntrack table is IPv4 only");
+    const ports = s.int(slot, I_RPORTS);
+    const field = kind === "DNAT" ? I_RSRC : I_RDST;
+    const newPorts = kind === "DNAT" ? (port << 16) | (ports & 0xffff) : (ports & ~0xffff) | port;
+    if (s.int(slot, field) === (addr | 0) && ports === newPorts) return; // the same tuple: no NAT
+    s.setInt(slot, field, addr);
+    s.setInt(slot, I_RPORTS, newPorts);
+    s.setBits(slot, STATUS_BITS, status | (kind === "SNAT" ? SRC_NAT : DST_NAT));
   }
 
   isTupleTaken(t: CtTuple, ignore?: ConntrackEntry): boolean {
@@ -245,11 +287,18 @@ export class FlatConntrack implements KeyCheck {
     }
     const s = this.s;
     const now = this.now();
-    const orig = tupleOf(p);
     s.setInt(slot, I_ID, ++this.nextId);
-    s.setBits(slot, PROTO_BITS, orig.proto);
-    s.setTuple(slot, ORIGINAL, orig);
-    s.setTuple(slot, REPLY, invert(orig));
+    s.setBits(slot, PROTO_BITS, p.proto);
+    if (isIcmp(p.proto)) {
+      const orig = tupleOf(p);
+      s.setTuple(slot, ORIGINAL, orig);
+      s.setTuple(slot, REPLY, invert(orig));
+    } else {
+      // tupleOf and invert over the words: addresses and ports swap (no ports: both 0), no ICMP type.
+      const ports = hasPorts(p.proto);
+      s.setWords(slot, ORIGINAL, p.src as number, p.dst as number, ports ? p.sport : 0, ports ? p.dport : 0);
+      s.setWords(slot, REPLY, p.dst as number, p.src as number, ports ? p.dport : 0, ports ? p.sport : 0);
+    }
     s.setBits(slot, TCP_STATE_BITS, p.proto === PROTO.tcp ? 1 : 0);
     s.setBits(slot, STATUS_BITS, 0);
     s.setInt(slot, I_MARK, 0);
@@ -274,9 +323,14 @@ export class FlatConntrack implements KeyCheck {
     const s = this.s;
     if (s.bits(slot, STATUS_BITS) & CONFIRMED) return true;
     // table.ts checks the original tuple, then the reply tuple (a find drops expired entries on the way).
-    if (this.findKey(slot, ORIGINAL) || this.findKey(slot, REPLY)) return false;
-    this.insert(slot, ORIGINAL);
-    this.insert(slot, REPLY);
+    if (this.findKey(slot, ORIGINAL)) return false;
+    const origHash = this.qHash;
+    if (this.findKey(slot, REPLY)) return false;
+    // Both are absent, so they go in without another find; a tuple that is its own inverse (same
+    // address and port both ways) is one key, which the reply direction then takes, as a Map's set.
+    this.index.add(origHash, slot * 2 + ORIGINAL);
+    if (this.isOwnInverse(slot)) this.index.set(this.qHash, this, slot * 2 + REPLY);
+    else this.index.add(this.qHash, slot * 2 + REPLY);
     s.setBits(slot, LIVE_BITS, 1);
     this.liveCount++;
     s.setBits(slot, STATUS_BITS, s.bits(slot, STATUS_BITS) | CONFIRMED);
@@ -386,7 +440,8 @@ export class FlatConntrack implements KeyCheck {
     this.qDst = dst | 0;
     this.qPorts = ports | 0;
     this.qWord = word | 0;
-    return this.index.find(this.hash(src, dst, ports, word), this);
+    this.qHash = this.hash(src, dst, ports, word);
+    return this.index.find(this.qHash, this);
   }
 
   /** The index position of one of a slot's own tuples, or -1. */
@@ -401,19 +456,15 @@ export class FlatConntrack implements KeyCheck {
     );
   }
 
-  /** Indexes one of a slot's tuples; like table.ts's Map, a tuple already present is replaced. */
-  private insert(slot: number, dir: number): void {
+  /** Whether a slot's original and reply tuples are the same key (the qWord/qHash of REPLY are set). */
+  private isOwnInverse(slot: number): boolean {
     const s = this.s;
-    const o = dir === ORIGINAL;
-    const src = (o ? s.int(slot, I_OSRC) : s.int(slot, I_RSRC)) as number;
-    const dst = (o ? s.int(slot, I_ODST) : s.int(slot, I_RDST)) as number;
-    const ports = (o ? s.int(slot, I_OPORTS) : s.int(slot, I_RPORTS)) as number;
-    const word = this.wordOf(slot, dir);
-    this.qSrc = src;
-    this.qDst = dst;
-    this.qPorts = ports;
-    this.qWord = word;
-    this.index.set(this.hash(src, dst, ports, word), this, slot * 2 + dir);
+    return (
+      s.int(slot, I_OSRC) === s.int(slot, I_RSRC) &&
+      s.int(slot, I_ODST) === s.int(slot, I_RDST) &&
+      s.int(slot, I_OPORTS) === s.int(slot, I_RPORTS) &&
+      this.wordOf(slot, ORIGINAL) === this.wordOf(slot, REPLY)
+    );
   }
 
   /** Unindexes one of a slot's tuples if it still leads to the slot (table.ts delete). */
@@ -440,14 +491,14 @@ export class FlatConntrack implements KeyCheck {
   private apply(slot: number, dir: CtDir, p: Packet): UpdateResult {
     const s = this.s;
     const seenReply = (s.bits(slot, STATUS_BITS) & SEEN_REPLY) !== 0;
-    const ctstate: CtState = dir === "REPLY" || seenReply ? "ESTABLISHED" : "NEW";
+    const established = dir === "REPLY" || seenReply;
     let killed = false;
     if (p.proto === PROTO.tcp) {
       const step = this.tcpStep(slot, dir, p.tcpFlags);
-      if (step.kind === "INVALID") return { ctstate: "INVALID", invalid: true, killed: false, repeat: false };
+      if (step.kind === "INVALID") return RESULT_INVALID;
       if (step.kind === "REOPEN") {
         this.deleteSlot(slot);
-        return { ctstate: "NEW", invalid: false, killed: true, repeat: true };
+        return RESULT_REOPEN;
       }
       this.setTrack(slot, step.track);
       if (step.kind === "ACCEPT") killed = this.afterTcp(slot, step.oldState, step.index, p.tcpFlags);
@@ -464,7 +515,8 @@ export class FlatConntrack implements KeyCheck {
       this.refresh(slot, this.timeouts.generic);
     }
     if (dir === "REPLY") s.setBits(slot, STATUS_BITS, s.bits(slot, STATUS_BITS) | SEEN_REPLY);
-    return { ctstate, invalid: false, killed, repeat: false };
+    if (established) return killed ? RESULT_EST_KILLED : RESULT_EST;
+    return killed ? RESULT_NEW_KILLED : RESULT_NEW;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { ConntrackEntry } from "../../../model/conntrack.ts";
+import type { ConntrackEntry, CtStatus } from "../../../model/conntrack.ts";
 import type { Rule, TableName } from "../../../model/netfilter/ruleset.ts";
 import type { Packet } from "../../../model/packet.ts";
 import type { ConntrackTable } from "../conntrack/table.ts";
@@ -18,7 +18,7 @@ import { TableWalker, WALK } from "./table-walk.ts";
  */
 
 /** The conntrack operations a pass makes: ConntrackTable's. */
-export type PassConntrack = Pick<ConntrackTable, "classify" | "isTupleTaken" | "setReply" | "confirm">;
+export type PassConntrack = Pick<ConntrackTable, "classify" | "isTupleTaken" | "setReplyNat" | "confirm">;
 
 /** The routing decision for a packet that is not for the host (host.ts RouteDecision), kept by the caller. */
 export interface PassRoute {
@@ -101,6 +101,12 @@ export class NodePass {
   /** The entry a NAT binding is being chosen for (isTaken ignores it), as host.ts's closure holds it. */
   private natEntry: ConntrackEntry | null = null;
   private readonly nat: NatContext;
+  /**
+   * env.ct's status, read once per packet (a flat table's entry makes a new object per read). Within
+   * a pass only setReply (on an unconfirmed entry, which replays nothing) and confirm (the last step)
+   * change it, so what track() read is what the later steps would read.
+   */
+  private ctStatus: CtStatus | null = null;
 
   constructor(
     rules: CompiledRuleset,
@@ -156,6 +162,7 @@ export class NodePass {
     env.physIn = physIn;
     env.physOut = physOut;
     env.ct = null;
+    this.ctStatus = null;
     env.ctDir = "ORIGINAL";
     env.ctState = "INVALID";
     env.untracked = false;
@@ -222,8 +229,9 @@ export class NodePass {
       const done = dnatHook ? this.dstDone : this.srcDone;
       // A known connection replays its entry's NAT; so does a RELATED packet (nf_nat_inet_fn), which
       // for bulk's TCP is never an ICMP error (host.ts relatedNat's other case).
-      if (done || ct.status.confirmed || env.ctState === "RELATED") {
-        if (!done) this.replayNat(ct, dnatHook);
+      const status = this.ctStatus as CtStatus;
+      if (done || status.confirmed || env.ctState === "RELATED") {
+        if (!done) this.replayNat(ct, status, dnatHook);
         if (dnatHook) this.dstDone = true;
         else this.srcDone = true;
         return GO;
@@ -248,17 +256,19 @@ export class NodePass {
   }
 
   /** nf_nat_packet for a known connection: rewrite from the entry (host.ts replayNat). */
-  private replayNat(ct: ConntrackEntry, dnatHook: boolean): void {
+  private replayNat(ct: ConntrackEntry, status: CtStatus, dnatHook: boolean): void {
     const p = this.p as Packet;
     const original = this.env.ctDir === "ORIGINAL";
     if (dnatHook) {
-      if (!(original ? ct.status.dstNat : ct.status.srcNat)) return;
-      p.dst = original ? ct.reply.src : ct.orig.src;
-      p.dport = original ? ct.reply.sport : ct.orig.sport;
+      if (!(original ? status.dstNat : status.srcNat)) return;
+      const t = original ? ct.reply : ct.orig;
+      p.dst = t.src;
+      p.dport = t.sport;
     } else {
-      if (!(original ? ct.status.srcNat : ct.status.dstNat)) return;
-      p.src = original ? ct.reply.dst : ct.orig.dst;
-      p.sport = original ? ct.reply.dport : ct.orig.dport;
+      if (!(original ? status.srcNat : status.dstNat)) return;
+      const t = original ? ct.reply : ct.orig;
+      p.src = t.dst;
+      p.sport = t.dport;
     }
   }
 
@@ -282,11 +292,11 @@ export class NodePass {
     this.natEntry = null;
     if (!binding) return this.stop(hook, "nat", PASS.dropped);
     if (dnatHook) {
-      this.conntrack.setReply(ct, { ...ct.reply, src: binding.addr, sport: binding.port }, "DNAT");
+      this.conntrack.setReplyNat(ct, "DNAT", binding.addr, binding.port);
       p.dst = binding.addr;
       p.dport = binding.port;
     } else {
-      this.conntrack.setReply(ct, { ...ct.reply, dst: binding.addr, dport: binding.port }, "SNAT");
+      this.conntrack.setReplyNat(ct, "SNAT", binding.addr, binding.port);
       p.src = binding.addr;
       p.sport = binding.port;
     }
@@ -298,6 +308,7 @@ export class NodePass {
     if (env.untracked) return;
     const c = this.conntrack.classify(this.p as Packet);
     env.ct = c.entry;
+    this.ctStatus = c.entry === null ? null : c.entry.status;
     env.ctDir = c.dir ?? "ORIGINAL";
     env.ctState = c.ctstate;
   }
@@ -305,7 +316,7 @@ export class NodePass {
   private confirm(): typeof GO | PassResult {
     const ct = this.env.ct;
     // Only the packet that made the entry confirms it (host.ts confirm).
-    if (!ct || ct.status.confirmed || this.env.ctDir !== "ORIGINAL") return GO;
+    if (!ct || (this.ctStatus as CtStatus).confirmed || this.env.ctDir !== "ORIGINAL") return GO;
     return this.conntrack.confirm(ct) ? GO : this.stop(this.env.hook, null, PASS.dropped);
   }
 

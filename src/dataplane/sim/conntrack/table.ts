@@ -252,6 +252,16 @@ export class ConntrackTable {
     else entry.status.dstNat = true;
   }
 
+  /** setReply for a NAT binding: DNAT moves the reply's source to `addr:port`, SNAT its destination. */
+  setReplyNat(entry: ConntrackEntry, kind: "SNAT" | "DNAT", addr: number | bigint, port: number): void {
+    const r = entry.reply;
+    this.setReply(
+      entry,
+      kind === "DNAT" ? { ...r, src: addr, sport: port } : { ...r, dst: addr, dport: port },
+      kind,
+    );
+  }
+
   /**
    * Whether a tuple is already in use by another live entry, in either direction (nf_nat_used_tuple ->
    * nf_conntrack_tuple_taken). NAT asks this of a candidate reply tuple when picking a free port.

@@ -152,8 +152,7 @@ export class FlowTable implements KeyCheck {
     i[at + I_BACKEND] = this.numberOf(backend, this.backends, this.backendNo);
     this.f[slot * F_STRIDE + F_CREATED] = created;
     this.f[slot * F_STRIDE + F_EXPIRES] = expiresAt;
-    this.setKey(proto, frontendIp, ports, client);
-    this.index.set(hash4(frontendIp, client, ports, proto), this, slot);
+    this.index.add(hash4(frontendIp, client, ports, proto), slot);
     this.append(slot, frontendIp, proto * 65536 + frontendPort);
     this.count++;
     return slot;

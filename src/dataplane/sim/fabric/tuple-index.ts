@@ -58,6 +58,11 @@ export class TupleIndex {
       this.table[found * 2 + 1] = value;
       return;
     }
+    this.add(hash, value);
+  }
+
+  /** Adds a key the caller knows is absent (a find just missed it): set() without its find. */
+  add(hash: number, value: number): void {
     // Up to 3/4 full: with 8 positions per cache line a longer probe run costs little, a bigger table a miss.
     if ((this.count + 1) * 4 > (this.mask + 1) * 3) this.grow();
     const t = this.table;

@@ -23,9 +23,9 @@ export interface Binding {
 
 const PORT_PROTOS = new Set([6, 17, 132, 33, 136]);
 
-/** The address of a range for a connection; a single address needs no hash of the tuple. */
-function rangeAddr(min: number | bigint, max: number | bigint, orig: CtTuple): number | bigint {
-  return min === max ? min : pickAddr(min, max, tupleHash(orig));
+/** The address of a range for a connection; a single address needs no hash of the tuple (nor reads it). */
+function rangeAddr(min: number | bigint, max: number | bigint, entry: ConntrackEntry): number | bigint {
+  return min === max ? min : pickAddr(min, max, tupleHash(entry.orig));
 }
 
 function pickAddr(min: number | bigint, max: number | bigint, seed: number): number | bigint {
@@ -37,13 +37,31 @@ function pickAddr(min: number | bigint, max: number | bigint, seed: number): num
   return BigInt(min) + (BigInt(seed) % dist);
 }
 
-function tupleHash(t: CtTuple): number {
-  // FNV-1a over the tuple's fields: deterministic, spreads neighbouring addresses.
-  let h = 0x811c9dc5;
-  for (const v of [String(t.src), String(t.dst), t.sport, t.dport, t.proto]) {
+/** FNV-1a over the tuple's fields written in decimal: deterministic, spreads neighbouring addresses. */
+export function tupleHash(t: CtTuple): number {
+  let h = fnvDecimal(0x811c9dc5, t.src);
+  h = fnvDecimal(h, t.dst);
+  h = fnvDecimal(h, t.sport);
+  h = fnvDecimal(h, t.dport);
+  return fnvDecimal(h, t.proto);
+}
+
+/** Scratch for a number's decimal digits, least significant first (2^53 has 16). */
+const DIGITS = new Uint8Array(16);
+
+/** FNV-1a steps over String(v)'s characters; a safe non-negative integer is done without the string. */
+function fnvDecimal(h: number, v: number | bigint): number {
+  if (typeof v === "bigint" || !Number.isSafeInteger(v) || v < 0) {
     const s = String(v);
     for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+    return h;
   }
+  let n = 0;
+  do {
+    DIGITS[n++] = v % 10;
+    v = Math.floor(v / 10);
+  } while (v > 0);
+  while (n > 0) h = Math.imul(h ^ (48 + (DIGITS[--n] as number)), 0x01000193) >>> 0;
   return h;
 }
 
@@ -54,20 +72,56 @@ function defaultRange(port: number): [number, number] {
   return [1024, 65535];
 }
 
+/**
+ * The reply tuple with one end moved to `addr` and a candidate port: one tuple object rewritten per
+ * candidate (isTaken and tupleHash read it at once and keep nothing), not one object per port tried.
+ */
+function scratchCandidate(
+  reply: CtTuple,
+  addr: number | bigint,
+  end: "src" | "dst",
+): (port: number) => CtTuple {
+  const c: { -readonly [K in keyof CtTuple]: CtTuple[K] } = { ...reply };
+  if (end === "src") {
+    c.src = addr;
+    return (port) => {
+      c.sport = port;
+      return c;
+    };
+  }
+  c.dst = addr;
+  return (port) => {
+    c.dport = port;
+    return c;
+  };
+}
+
+/**
+ * The port of a new binding: get_unique_tuple's step 3, then nf_nat_l4proto_unique_tuple
+ * (nf_nat_core.c). `specified` is a port range given with the target (NF_NAT_RANGE_PROTO_SPECIFIED);
+ * without one the range is the current port's class (defaultRange).
+ */
 function uniquePort(
   ctx: NatContext,
   candidate: (port: number) => CtTuple,
   current: number,
   min: number,
   max: number,
+  specified: boolean,
   randomFully: boolean,
   random: boolean,
 ): number | null {
   const size = max - min + 1;
-  if (!randomFully && current >= min && current <= max && !ctx.isTaken(candidate(current))) return current;
+  // Keep the port when it is in range and unique, unless a random mode is asked for
+  // (NF_NAT_RANGE_PROTO_RANDOM_ALL); a given one-port range keeps it without a uniqueness check.
+  if (!randomFully && !random && current >= min && current <= max) {
+    if ((specified && size === 1) || !ctx.isTaken(candidate(current))) return current;
+  }
   // A one-port range has one offset: no need to hash (the random draws still happen, as they must).
   const off =
     randomFully || random ? ctx.rng.nextU32() % size : size === 1 ? 0 : tupleHash(candidate(current)) % size;
+  // A one-port range yields its port, unique or not; a clash then fails at confirm, as in the kernel.
+  if (size === 1) return min;
   for (let i = 0; i < Math.min(size, 65536); i++) {
     const port = min + ((off + i) % size);
     if (!ctx.isTaken(candidate(port))) return port;
@@ -90,7 +144,7 @@ export function chooseDnat(
   let randomFully = false;
   if ("range" in t) {
     const r = t.range;
-    if (r.minAddr !== null && r.maxAddr !== null) addr = rangeAddr(r.minAddr, r.maxAddr, entry.orig);
+    if (r.minAddr !== null && r.maxAddr !== null) addr = rangeAddr(r.minAddr, r.maxAddr, entry);
     minPort = r.minPort;
     maxPort = r.maxPort;
     random = t.random;
@@ -103,8 +157,8 @@ export function chooseDnat(
     random = t.random;
   }
   if (minPort === null || maxPort === null || !PORT_PROTOS.has(p.proto)) return { addr, port: p.dport };
-  const candidate = (port: number): CtTuple => ({ ...entry.reply, src: addr, sport: port });
-  const port = uniquePort(ctx, candidate, p.dport, minPort, maxPort, randomFully, random);
+  const candidate = scratchCandidate(entry.reply, addr, "src");
+  const port = uniquePort(ctx, candidate, p.dport, minPort, maxPort, true, randomFully, random);
   return port === null ? null : { addr, port };
 }
 
@@ -121,7 +175,7 @@ export function chooseSnat(
   let maxPort: number | null;
   if ("range" in t) {
     const r = t.range;
-    addr = r.minAddr !== null && r.maxAddr !== null ? rangeAddr(r.minAddr, r.maxAddr, entry.orig) : p.src;
+    addr = r.minAddr !== null && r.maxAddr !== null ? rangeAddr(r.minAddr, r.maxAddr, entry) : p.src;
     minPort = r.minPort;
     maxPort = r.maxPort;
   } else {
@@ -130,11 +184,21 @@ export function chooseSnat(
     minPort = t.minPort;
     maxPort = t.maxPort;
   }
-  const candidate = (port: number): CtTuple => ({ ...entry.reply, dst: addr, dport: port });
   if (!PORT_PROTOS.has(p.proto)) {
     return { addr, port: p.sport };
   }
+  const candidate = scratchCandidate(entry.reply, addr, "dst");
   const [dmin, dmax] = defaultRange(p.sport);
-  const port = uniquePort(ctx, candidate, p.sport, minPort ?? dmin, maxPort ?? dmax, t.randomFully, t.random);
+  const specified = minPort !== null || maxPort !== null;
+  const port = uniquePort(
+    ctx,
+    candidate,
+    p.sport,
+    minPort ?? dmin,
+    maxPort ?? dmax,
+    specified,
+    t.randomFully,
+    t.random,
+  );
   return port === null ? null : { addr, port };
 }
