@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { registerIptables } from "./commands/iptables.ts";
 import { registerScenario } from "./commands/scenario.ts";
+import { registerServe } from "./commands/serve.ts";
 import { registerTraffic } from "./commands/traffic.ts";
 import { registerTwinState } from "./commands/twin-state.ts";
 import { registerTwinTools } from "./commands/twin-tools.ts";
@@ -48,6 +49,9 @@ Examples:
     exitCode = c;
   });
   registerWalk(program, io, (c) => {
+    exitCode = c;
+  });
+  registerServe(program, io, (c) => {
     exitCode = c;
   });
   try {
