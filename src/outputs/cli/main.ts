@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { registerIptables } from "./commands/iptables.ts";
+import { registerLab } from "./commands/lab.ts";
 import { registerScenario } from "./commands/scenario.ts";
 import { registerServe } from "./commands/serve.ts";
 import { registerTraffic } from "./commands/traffic.ts";
@@ -52,6 +53,9 @@ Examples:
     exitCode = c;
   });
   registerServe(program, io, (c) => {
+    exitCode = c;
+  });
+  registerLab(program, io, (c) => {
     exitCode = c;
   });
   try {
