@@ -66,6 +66,22 @@ function summary(plan: LabPlan): string {
 }
 
 export function registerLab(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  /** Runs a real command in a lab host's namespace and passes on its output and exit status. */
+  const inHost = (
+    host: string,
+    run: (ns: string) => { stdout: string; stderr: string; status: number | null },
+  ) => {
+    const ns = hostNs(ledgerOrFail(io), host);
+    try {
+      const r = run(ns);
+      io.stdout(r.stdout);
+      io.stderr(r.stderr);
+      setExit(r.status ?? 1);
+    } catch (e) {
+      if (e instanceof LabError) throw new CliError(e.message, 1);
+      throw e;
+    }
+  };
   const lab = program
     .command("lab")
     .description(
@@ -175,16 +191,7 @@ Examples:
       preflight(["ip"]);
       const words = command[0] === "--" ? command.slice(1) : command;
       if (words.length === 0) throw new CliError("lab exec: no command given (HOST -- COMMAND ...)");
-      const ns = hostNs(ledgerOrFail(io), host);
-      try {
-        const r = labExec(ns, words);
-        io.stdout(r.stdout);
-        io.stderr(r.stderr);
-        setExit(r.status ?? 1);
-      } catch (e) {
-        if (e instanceof LabError) throw new CliError(e.message, 1);
-        throw e;
-      }
+      inHost(host, (ns) => labExec(ns, words));
     });
 
   lab
@@ -195,16 +202,7 @@ Examples:
     .addHelpText("after", "\nExample:\n  packetwalk lab curl --from laptop http://51.144.176.251/\n")
     .action((url: string, o: { from: string }) => {
       preflight(["ip"]);
-      const ns = hostNs(ledgerOrFail(io), o.from);
-      try {
-        const r = labCurl(ns, url);
-        io.stdout(r.stdout);
-        io.stderr(r.stderr);
-        setExit(r.status ?? 1);
-      } catch (e) {
-        if (e instanceof LabError) throw new CliError(e.message, 1);
-        throw e;
-      }
+      inHost(o.from, (ns) => labCurl(ns, url));
     });
 
   lab
