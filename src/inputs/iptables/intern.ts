@@ -22,42 +22,64 @@ export class Interner {
 /**
  * Shared objects of one kind by a key that is cheap to look up: a small number, or a string that
  * already exists (building a key string per rule and hashing it cost more than the sharing saved).
+ * A lookup then an add, rather than a maker callback: no closure per rule.
  */
 export class Pool<K, V> {
   private readonly map = new Map<K, V>();
 
-  get(key: K, make: () => V): V {
-    let v = this.map.get(key);
-    if (v === undefined) {
-      v = Object.freeze(make());
-      this.map.set(key, v);
-    }
-    return v;
+  get(key: K): V | undefined {
+    return this.map.get(key);
+  }
+
+  /** Shares `value` (frozen) under `key`; returns it. */
+  add(key: K, value: V): V {
+    Object.freeze(value);
+    this.map.set(key, value);
+    return value;
   }
 }
 
 interface ListNode<T> {
   list: readonly T[] | null;
+  /** The first item seen after this node, inline: most nodes have one, and a Map each was megabytes. */
+  item: T | undefined;
+  child: ListNode<T> | null;
+  /** The other items seen after this node. */
   next: Map<T, ListNode<T>> | null;
+}
+
+function newNode<T>(): ListNode<T> {
+  return { list: null, item: undefined, child: null, next: null };
+}
+
+/** The node after `node` for `item`, added when new. */
+function step<T>(node: ListNode<T>, item: T): ListNode<T> {
+  if (node.item === item && node.child !== null) return node.child;
+  let child = node.next?.get(item);
+  if (child !== undefined) return child;
+  child = newNode();
+  if (node.child === null) {
+    node.item = item;
+    node.child = child;
+  } else {
+    node.next ??= new Map();
+    node.next.set(item, child);
+  }
+  return child;
 }
 
 /** Shared lists of shared objects, looked up by the identity of their items (no key to build). */
 export class ListPool<T> {
-  private readonly root: ListNode<T> = { list: null, next: null };
+  private readonly root: ListNode<T> = newNode();
 
-  /** The shared list equal to `items` (which becomes it, frozen, the first time). */
-  get(items: T[]): readonly T[] {
+  /**
+   * The shared list equal to the first `count` of `items` (a scratch array the caller reuses); the
+   * first time, a frozen copy of exactly that size.
+   */
+  get(items: readonly T[], count: number): readonly T[] {
     let node = this.root;
-    for (const item of items) {
-      node.next ??= new Map();
-      let child = node.next.get(item);
-      if (child === undefined) {
-        child = { list: null, next: null };
-        node.next.set(item, child);
-      }
-      node = child;
-    }
-    node.list ??= Object.freeze(items);
+    for (let k = 0; k < count; k++) node = step(node, items[k] as T);
+    node.list ??= Object.freeze(items.slice(0, count));
     return node.list;
   }
 }

@@ -9,7 +9,10 @@ import type { Match } from "../../model/netfilter/matches.ts";
 export interface ModuleParser {
   /** Option name (and aliases) -> number of argument words it takes. */
   readonly options: ReadonlyMap<string, number>;
-  /** Takes one option; returns an error message (without position) or null. */
+  /**
+   * Takes one option; returns an error message (without position) or null. `args` is reused for
+   * the next option: copy what you keep.
+   */
   accept(option: string, invert: boolean, args: readonly string[]): string | null;
   /** Builds the match once the rule is read; a string is an error message. */
   finish(): Match | string;

@@ -1,5 +1,11 @@
 import { type Family, parseIpNet } from "../../core/ip.ts";
-import type { Match, TcpMatch, UdpMatch, UnknownMatch } from "../../model/netfilter/matches.ts";
+import type {
+  Match,
+  StatisticMatch,
+  TcpMatch,
+  UdpMatch,
+  UnknownMatch,
+} from "../../model/netfilter/matches.ts";
 import { parseProto } from "../../model/netfilter/protocols.ts";
 import type {
   AddrSpec,
@@ -28,7 +34,7 @@ export interface RuleContext {
   readonly line: number;
   readonly counters: Counters | null;
   /** Chains declared in the table so far: a `-j NAME` to one of them is a jump. */
-  readonly chains: { get(name: string): { readonly name: string } | undefined };
+  readonly chains: { get(name: string): ChainRef | undefined };
   /** Shares identical read-only pieces across the rules of one parse. */
   readonly intern: Interner;
   readonly pools: RulePools;
@@ -36,19 +42,29 @@ export interface RuleContext {
   readonly moduleCtx: { family: Family; proto: number };
 }
 
+/**
+ * A declared chain as rules see it. The jump and goto to it are made on first use and kept here:
+ * one lookup per `-j CHAIN` instead of a second one in a pool by name (a big dump jumps to tens of
+ * thousands of chains).
+ */
+export interface ChainRef {
+  readonly chain: { readonly name: string };
+  jump: Target | null;
+  goto: Target | null;
+}
+
 /** The pieces rules share most, each by a key that costs little to look up. */
 export class RulePools {
   /** By protocol number * 2 + invert. */
   readonly protos = new Pool<number, ProtoSpec>();
-  /** By chain name (as declared: its hash is computed once). */
-  readonly jumps = new Pool<string, Target>();
-  readonly gotos = new Pool<string, Target>();
   readonly comments = new Pool<string, Match>();
   /** tcp/udp/udplite/sctp with at most a plain --dport: by port * 4 + module. */
   readonly ports = new Pool<number, Match>();
   /** statistic --mode random: by the stored probability (negative when inverted). */
   readonly randoms = new Pool<number, Match>();
   readonly lists = new ListPool<Match>();
+  /** buildMatches' working list. */
+  readonly scratch: Match[] = [];
 }
 
 export interface RuleProblem {
@@ -171,7 +187,7 @@ function parseRuleOrThrow(words: Words, ctx: RuleContext, problems: RuleProblem[
   let targetColumn = 0;
   let targetParser: TargetParser | null = null;
   let targetTokens: string[] = EMPTY_TOKENS;
-  let jumpChain: string | null = null;
+  let jumpChain: ChainRef | null = null;
 
   for (let i = 0; i < n; i++) {
     let invert = false;
@@ -238,7 +254,8 @@ function parseRuleOrThrow(words: Words, ctx: RuleContext, problems: RuleProblem[
         const p = parseProto(arg);
         if (p === null) throw new RuleSyntaxError(`unknown protocol "${arg}"`, col);
         if (proto) throw new RuleSyntaxError("multiple -p flags are not allowed", col);
-        proto = ctx.pools.protos.get(p * 2 + (invert ? 1 : 0), () => ({ proto: p, invert }));
+        const protoKey = p * 2 + (invert ? 1 : 0);
+        proto = ctx.pools.protos.get(protoKey) ?? ctx.pools.protos.add(protoKey, { proto: p, invert });
         moduleCtx.proto = p;
         continue;
       }
@@ -294,7 +311,7 @@ function parseRuleOrThrow(words: Words, ctx: RuleContext, problems: RuleProblem[
         if (targetName !== null) throw new RuleSyntaxError("a rule can have only one target", col);
         const isGoto = opt === "-g" || opt === "--goto";
         // A jump keeps the chain's declared name, so the rules that jump there share one string.
-        jumpChain = ctx.chains.get(name)?.name ?? null;
+        jumpChain = ctx.chains.get(name) ?? null;
         const isChain = jumpChain !== null;
         targetName = name;
         targetGoto = isGoto;
@@ -322,7 +339,7 @@ function parseRuleOrThrow(words: Words, ctx: RuleContext, problems: RuleProblem[
     if (targetParser?.options.has(opt)) {
       const count = targetParser.options.get(opt) as number;
       needArgs(words, i, count, opt, col);
-      const err = targetParser.accept(opt, invert, texts.slice(i + 1, i + 1 + count));
+      const err = targetParser.accept(opt, invert, argsAt(texts, i + 1, count));
       i += count;
       if (err) throw new RuleSyntaxError(`${targetName}: ${err}`, col);
       continue;
@@ -331,7 +348,7 @@ function parseRuleOrThrow(words: Words, ctx: RuleContext, problems: RuleProblem[
     if (!owner?.parser) throw new RuleSyntaxError(`unknown option "${opt}"`, col);
     const count = owner.parser.options.get(opt) as number;
     needArgs(words, i, count, opt, col);
-    const err = owner.parser.accept(opt, invert, texts.slice(i + 1, i + 1 + count));
+    const err = owner.parser.accept(opt, invert, argsAt(texts, i + 1, count));
     i += count;
     if (err) throw new RuleSyntaxError(`${owner.name}: ${err}`, col);
   }
@@ -344,10 +361,7 @@ function parseRuleOrThrow(words: Words, ctx: RuleContext, problems: RuleProblem[
       if (typeof t === "string") throw new RuleSyntaxError(`${targetName}: ${t}`, targetColumn);
       builtTarget = t;
     } else if (jumpChain !== null) {
-      const name = jumpChain;
-      const goto = targetGoto;
-      const pool = goto ? ctx.pools.gotos : ctx.pools.jumps;
-      builtTarget = pool.get(name, () => ({ kind: "jump", chain: name, goto }));
+      builtTarget = jumpTo(jumpChain, targetGoto);
     } else {
       builtTarget = { kind: "unknown", name: targetName, tokens: targetTokens };
     }
@@ -369,6 +383,30 @@ function parseRuleOrThrow(words: Words, ctx: RuleContext, problems: RuleProblem[
     error: null,
     text: null,
   };
+}
+
+/** The shared jump (or goto) to a chain; it keeps the chain's declared name, one string for all. */
+function jumpTo(ref: ChainRef, goto: boolean): Target {
+  const made = goto ? ref.goto : ref.jump;
+  if (made) return made;
+  const target: Target = Object.freeze({ kind: "jump", chain: ref.chain.name, goto });
+  if (goto) ref.goto = target;
+  else ref.jump = target;
+  return target;
+}
+
+/** Reused argument lists, one per count: parsers read `args` only while accepting (none keeps it). */
+const ARG_LISTS: string[][] = [];
+
+/** The `count` words from `from` on, in the reused list of that size (no array per option). */
+function argsAt(texts: readonly string[], from: number, count: number): readonly string[] {
+  let args = ARG_LISTS[count];
+  if (args === undefined) {
+    args = new Array<string>(count).fill("");
+    ARG_LISTS[count] = args;
+  }
+  for (let k = 0; k < count; k++) args[k] = texts[from + k] as string;
+  return args;
 }
 
 /** Shared empty list for the tokens of known modules and targets (only unknown ones keep theirs). */
@@ -411,22 +449,25 @@ function moduleFor(
  * the same port, a probability) are shared, and so is the list when all of its matches are.
  */
 function buildMatches(modules: readonly LoadedModule[], pools: RulePools): readonly Match[] {
-  const matches: Match[] = [];
+  // Filled in a reused array, then copied at its size: a list grown by push had room for 17.
+  const matches = pools.scratch;
+  const n = modules.length;
   let allShared = true;
-  for (const m of modules) {
+  for (let k = 0; k < n; k++) {
+    const m = modules[k] as LoadedModule;
     if (!m.parser) {
       const unknown: UnknownMatch = { module: m.name, unknown: true, tokens: m.tokens };
-      matches.push(unknown);
+      matches[k] = unknown;
       allShared = false;
       continue;
     }
     const built = m.parser.finish();
     if (typeof built === "string") throw new RuleSyntaxError(`${m.name}: ${built}`, m.column);
     const shared = share(built, pools);
-    matches.push(shared ?? built);
+    matches[k] = shared ?? built;
     if (!shared) allShared = false;
   }
-  return allShared ? pools.lists.get(matches) : matches;
+  return allShared ? pools.lists.get(matches, n) : matches.slice(0, n);
 }
 
 const PORT_MODULES = ["tcp", "udp", "udplite", "sctp"];
@@ -436,7 +477,7 @@ function share(m: Match, pools: RulePools): Match | null {
   if ("unknown" in m) return null;
   switch (m.module) {
     case "comment":
-      return pools.comments.get(m.comment, () => m);
+      return pools.comments.get(m.comment) ?? pools.comments.add(m.comment, m);
     case "tcp":
       if (m.flags !== null || m.option !== null) return null;
       return sharePorts(m, pools);
@@ -446,10 +487,16 @@ function share(m: Match, pools: RulePools): Match | null {
       return sharePorts(m, pools);
     case "statistic":
       if (m.mode !== "random") return null;
-      return pools.randoms.get(m.invert ? -m.stored - 1 : m.stored, () => m);
+      return shareRandom(m, pools);
     default:
       return null;
   }
+}
+
+/** statistic --mode random, by its stored probability (negative when inverted). */
+function shareRandom(m: Extract<StatisticMatch, { mode: "random" }>, pools: RulePools): Match {
+  const key = m.invert ? -m.stored - 1 : m.stored;
+  return pools.randoms.get(key) ?? pools.randoms.add(key, m);
 }
 
 /** Shared when there is no --sport and --dport, if given, is one port (kube-proxy's forms). */
@@ -461,7 +508,8 @@ function sharePorts(m: TcpMatch | UdpMatch, pools: RulePools): Match | null {
     if (dport.invert || dport.value.from !== dport.value.to) return null;
     port = dport.value.from + 1;
   }
-  return pools.ports.get(port * 4 + PORT_MODULES.indexOf(m.module), () => m);
+  const key = port * 4 + PORT_MODULES.indexOf(m.module);
+  return pools.ports.get(key) ?? pools.ports.add(key, m);
 }
 
 /** Hooks each built-in chain runs at, for the targets that only work at some (xt_target.hooks). */

@@ -10,7 +10,14 @@ import {
   type TableName,
 } from "../../model/netfilter/ruleset.ts";
 import { Interner } from "./intern.ts";
-import { brokenRule, parseRule, type RuleContext, RulePools, type RuleProblem } from "./parse-rule.ts";
+import {
+  brokenRule,
+  type ChainRef,
+  parseRule,
+  type RuleContext,
+  RulePools,
+  type RuleProblem,
+} from "./parse-rule.ts";
 import { Words } from "./tokenize.ts";
 
 /**
@@ -28,10 +35,15 @@ interface OpenChain {
   rules: Rule[];
 }
 
+/** A table's entry for a chain: the chain, and the jumps to it that its rules share. */
+interface ChainSlot extends ChainRef {
+  readonly chain: OpenChain;
+}
+
 interface OpenTable {
   name: TableName;
   line: number;
-  chains: Map<string, OpenChain>;
+  chains: Map<string, ChainSlot>;
 }
 
 interface OpenDump {
@@ -95,6 +107,14 @@ class SaveReader {
   /** The chain of the last rule: iptables-save groups a chain's rules, so it is usually the next's. */
   private lastChain: OpenChain | null = null;
   private guessedFamily: Family | null = null;
+  /**
+   * Rules appended to `pendingChain` and not yet in its array. iptables-save groups a chain's rules,
+   * so a chain's array is made once at its final size: pushing one by one gave most chains (two
+   * rules each) room for 17, a sixth of a big dump's IR, and memory is slow to get on a VM.
+   */
+  private readonly pending: Rule[] = [];
+  private pendingCount = 0;
+  private pendingChain: OpenChain | null = null;
   // Reused for every rule: a big dump has one rule per line.
   private readonly words = new Words();
   private readonly problems: RuleProblem[] = [];
@@ -133,7 +153,28 @@ class SaveReader {
     return this.guessedFamily;
   }
 
+  /** Appends `rule` to `chain`, through the pending buffer. */
+  private append(chain: OpenChain, rule: Rule): void {
+    if (chain !== this.pendingChain) {
+      this.flush();
+      this.pendingChain = chain;
+    }
+    this.pending[this.pendingCount++] = rule;
+  }
+
+  /** Moves the pending rules into their chain's array; before anything else reads or changes a chain. */
+  private flush(): void {
+    const chain = this.pendingChain;
+    if (!chain) return;
+    const n = this.pendingCount;
+    if (chain.rules.length === 0) chain.rules = this.pending.slice(0, n);
+    else for (let k = 0; k < n; k++) chain.rules.push(this.pending[k] as Rule);
+    this.pendingCount = 0;
+    this.pendingChain = null;
+  }
+
   private closeTable(): void {
+    this.flush();
     const table = this.table;
     if (!table) return;
     this.lastChain = null;
@@ -141,7 +182,7 @@ class SaveReader {
       name: table.name,
       line: table.line,
       // The open chains become the IR's: nothing changes them once their table is closed.
-      chains: [...table.chains.values()],
+      chains: Array.from(table.chains.values(), (slot) => slot.chain),
     });
     this.table = null;
   }
@@ -295,13 +336,14 @@ class SaveReader {
             packets: BigInt(p),
             bytes: BigInt(b),
           }));
-    const existing = t.chains.get(name);
+    const existing = t.chains.get(name)?.chain;
     if (existing) {
+      this.flush();
       // iptables-restore --noflush: re-declaring a chain flushes it.
       existing.rules = [];
       existing.policy = policy;
       existing.counters = counters;
-    } else t.chains.set(name, { name, policy, counters, line: lineNo, rules: [] });
+    } else t.chains.set(name, newSlot({ name, policy, counters, line: lineNo, rules: [] }));
   }
 
   /** A rule or command line, optionally with a `[packets:bytes]` prefix (iptables-save -c). */
@@ -339,13 +381,17 @@ class SaveReader {
     }
     const chainName = line.slice(nameStart, nameEnd);
     const chainColumn = pos + cmd.length + 2;
+    if (cmd !== "-A" && cmd !== "--append") this.flush();
 
     if (cmd === "-N" || cmd === "--new-chain") {
       if (!t.chains.has(chainName))
-        t.chains.set(chainName, { name: chainName, policy: null, counters: null, line: lineNo, rules: [] });
+        t.chains.set(
+          chainName,
+          newSlot({ name: chainName, policy: null, counters: null, line: lineNo, rules: [] }),
+        );
       return;
     }
-    const chain = this.lastChain?.name === chainName ? this.lastChain : t.chains.get(chainName);
+    const chain = this.lastChain?.name === chainName ? this.lastChain : t.chains.get(chainName)?.chain;
     if (!chain) {
       this.report(
         lineNo,
@@ -388,7 +434,7 @@ class SaveReader {
       }
     }
     const rule = this.rule(t, chain, line, ruleStart, lineNo, counters);
-    if (insertAt === null) chain.rules.push(rule);
+    if (insertAt === null) this.append(chain, rule);
     else chain.rules.splice(Math.min(insertAt, chain.rules.length), 0, rule);
   }
 
@@ -426,6 +472,10 @@ class SaveReader {
     const error = problems[problems.length - 1] as RuleProblem;
     return brokenRule(ctx, error.message, line.slice(from).trim());
   }
+}
+
+function newSlot(chain: OpenChain): ChainSlot {
+  return { chain, jump: null, goto: null };
 }
 
 function commandAt(line: string, pos: number): string | undefined {

@@ -10,6 +10,7 @@ import type { NatRange, Target } from "../../model/netfilter/targets.ts";
 
 export interface TargetParser {
   readonly options: ReadonlyMap<string, number>;
+  /** As ModuleParser.accept: `args` is reused for the next option. */
   accept(option: string, invert: boolean, args: readonly string[]): string | null;
   finish(): Target | string;
 }
