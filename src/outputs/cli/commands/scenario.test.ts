@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { cli } from "../../../../test/support/cli.ts";
+import { generateScenario } from "../../../inputs/scenario/generate.ts";
 import { parseScenario } from "../../../inputs/scenario/parse.ts";
+import { run } from "../main.ts";
 import { BUILTIN_SCENARIOS, builtinPath } from "./scenario.ts";
 
 describe("packetwalk scenario", () => {
@@ -76,5 +78,53 @@ describe("packetwalk scenario", () => {
     const r = cli(["scenario", "show", "--help"]);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /packetwalk scenario show aks-today --resolved/);
+  });
+
+  it("generate prints the generator's scenario, which show reads back without a diagnostic", () => {
+    const r = cli(["scenario", "generate", "--seed", "7", "--nodes", "3"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    assert.equal(r.stdout, generateScenario(7, { nodes: 3 }).yaml);
+    const shown = cli(["scenario", "show", "gen-7.yaml"], { "gen-7.yaml": r.stdout });
+    assert.equal(shown.code, 0);
+    assert.equal(shown.stderr, "");
+    assert.equal(cli(["scenario", "generate"]).stdout, generateScenario(1).yaml);
+  });
+
+  it("generate -o FILE writes the file and prints nothing", () => {
+    const written = new Map<string, string>();
+    let out = "";
+    const code = run(["scenario", "generate", "--seed", "3", "-o", "out/g.yaml"], {
+      stdout: (t) => {
+        out += t;
+      },
+      stderr: (t) => {
+        out += t;
+      },
+      readFile: () => "",
+      writeFile: (p, data) => {
+        written.set(p, String(data));
+      },
+    });
+    assert.equal(code, 0, out);
+    assert.equal(out, "");
+    assert.deepEqual([...written.keys()], ["out/g.yaml"]);
+    assert.equal(written.get("out/g.yaml"), generateScenario(3).yaml);
+  });
+
+  it("generate refuses a bad --seed or --nodes, exit 2", () => {
+    for (const [args, message] of [
+      [["--seed", "x"], '--seed must be an integer from 0 to 4294967295, not "x"'],
+      [["--seed", "-1"], '--seed must be an integer from 0 to 4294967295, not "-1"'],
+      [["--seed", "4294967296"], '--seed must be an integer from 0 to 4294967295, not "4294967296"'],
+      [["--nodes", "1"], '--nodes must be an integer from 2 to 4, not "1"'],
+      [["--nodes", "5"], '--nodes must be an integer from 2 to 4, not "5"'],
+      [["--nodes", "3.5"], '--nodes must be an integer from 2 to 4, not "3.5"'],
+    ] as const) {
+      const r = cli(["scenario", "generate", ...args]);
+      assert.equal(r.code, 2, args.join(" "));
+      assert.equal(r.stdout, "");
+      assert.equal(r.stderr, `packetwalk: ${message}\n`);
+    }
   });
 });

@@ -1,12 +1,16 @@
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { stringify } from "yaml";
+import { GEN_MAX_NODES, GEN_MIN_NODES, generateScenario } from "../../../inputs/scenario/generate.ts";
 import { parseScenario } from "../../../inputs/scenario/parse.ts";
 import type { Scenario } from "../../../model/scenario.ts";
 import { renderDiagnostics } from "../diagnostics.ts";
 import { CliError, type CliIo } from "../io.ts";
 
-/** `packetwalk scenario list|show`: the built-in scenarios and any scenario file, raw or resolved. */
+/**
+ * `packetwalk scenario list|show|generate`: the built-in scenarios, any scenario file (raw or
+ * resolved), and random valid scenarios for checking the simulator against the kernel.
+ */
 
 /** The files in scenarios/, in the order `list` prints them. */
 export const BUILTIN_SCENARIOS = ["seed-cluster", "seed-local", "aks-today"] as const;
@@ -58,6 +62,14 @@ export function resolvedYaml(s: Scenario): string {
   return stringify(doc, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
+/** A whole number from `lo` to `hi` given to `flag`, or a CliError saying what was expected. */
+function intFlag(flag: string, text: string, lo: number, hi: number): number {
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < lo || n > hi)
+    throw new CliError(`${flag} must be an integer from ${lo} to ${hi}, not "${text}"`);
+  return n;
+}
+
 function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows
@@ -81,6 +93,7 @@ Examples:
   packetwalk scenario show seed-cluster
   packetwalk scenario show aks-today --resolved
   packetwalk scenario show ./my-cluster.yaml --resolved
+  packetwalk scenario generate --seed 7 -o gen-7.yaml
 `,
     );
 
@@ -116,6 +129,41 @@ Examples:
     .action((nameOrFile: string, o: { resolved?: boolean }) => {
       const { scenario, text } = loadScenario(io, nameOrFile);
       io.stdout(o.resolved ? resolvedYaml(scenario) : text);
+      setExit(0);
+    });
+
+  cmd
+    .command("generate")
+    .description(
+      "Print a random but valid scenario for lab verify: 2 to 4 nodes, pods spread over them, Cluster and Local LoadBalancers, a ClusterIP service and one without endpoints",
+    )
+    .option("--seed <n>", "the seed: the same seed always gives the same file (default 1)")
+    .option(`--nodes <n>`, `node count, ${GEN_MIN_NODES} to ${GEN_MAX_NODES} (default: drawn from the seed)`)
+    .option("-o, --output <file>", "write the scenario to FILE instead of printing it")
+    .addHelpText(
+      "after",
+      `
+The file's header says what it holds: the version, CNI mode and LB SKU drawn, where each pod runs,
+which node has no endpoint of the Local service, which pods may hairpin through their own service.
+
+Exit status: 0, or 2 on a bad --seed, --nodes or output file.
+
+Examples:
+  packetwalk scenario generate --seed 7
+  packetwalk scenario generate --seed 7 --nodes 4 -o gen-7.yaml
+  packetwalk walk --scenario gen-7.yaml --from laptop
+`,
+    )
+    .action((o: { seed?: string; nodes?: string; output?: string }) => {
+      const seed = o.seed === undefined ? 1 : intFlag("--seed", o.seed, 0, 0xffffffff);
+      const nodes =
+        o.nodes === undefined ? undefined : intFlag("--nodes", o.nodes, GEN_MIN_NODES, GEN_MAX_NODES);
+      const { yaml } = generateScenario(seed, nodes === undefined ? {} : { nodes });
+      if (o.output === undefined) io.stdout(yaml);
+      else {
+        if (!io.writeFile) throw new CliError("-o: this CLI cannot write files");
+        io.writeFile(o.output, yaml);
+      }
       setExit(0);
     });
 }
