@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 # tshark/tcpdump: the pcap writer's tests read its files back with both; the tcpdump emulator's
 # output and filters are compared with the real tcpdump (skipped without them).
 # chromium: the web view's end-to-end tests drive it with playwright-core (skipped without it).
+# curl: the lab's clients (`lab curl`, `lab verify`) run it inside the lab's namespaces.
 packages=(iptables conntrack ipset iproute2 iputils-ping python3 python3-knack python3-jmespath python3-tabulate tshark
-  tcpdump chromium)
+  tcpdump chromium curl)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   missing=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -1,10 +1,20 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { buildTwin } from "../controlplane/build-twin.ts";
+import { serviceHealthBody } from "../dataplane/sim/endpoints/apps/kube-proxy-health.ts";
 import type { Twin } from "../model/twin.ts";
 import { loadScenario } from "../outputs/cli/commands/scenario.ts";
 import { processIo } from "../outputs/cli/io.ts";
-import { AZ_NS, configBatch, LAB_PREFIX, type LabPlan, labPlan, linkBatch, resolveHost } from "./plan.ts";
+import {
+  AZ_NS,
+  configBatch,
+  HEALTH_DATE,
+  LAB_PREFIX,
+  type LabPlan,
+  labPlan,
+  linkBatch,
+  resolveHost,
+} from "./plan.ts";
 
 const twins = new Map<string, Twin>();
 function twin(name: string): Twin {
@@ -32,6 +42,8 @@ function checkSafe(plan: LabPlan): void {
   for (const x of [...plan.sysctls, ...plan.addresses, ...plan.routes, ...plan.neighbours, ...plan.iptables])
     assert.ok(names.has(x.ns), `${JSON.stringify(x).slice(0, 60)} in a lab namespace`);
   for (const s of plan.servers) assert.ok(names.has(s.ns));
+  for (const h of plan.healthServers) assert.ok(names.has(h.ns));
+  if (plan.prober) assert.equal(plan.prober.ns, AZ_NS);
   // Every namespace's links are created once, from one side.
   const made = plan.links.flatMap((l) =>
     l.kind === "veth" ? [`${l.ns}/${l.name}`, `${l.peerNs}/${l.peerName}`] : [`${l.ns}/${l.name}`],
@@ -104,6 +116,85 @@ describe("labPlan", () => {
         probes: [{ nodeIp: "10.13.76.4", healthy: true, why: "Http 32364: 2 local endpoint(s)" }],
       },
     ]);
+  });
+
+  it("seed-local: kube-proxy's health check server and an Http probe of it on 32364 /healthz", () => {
+    const t = twin("seed-local");
+    const plan = labPlan(t);
+    const body = serviceHealthBody({ namespace: "default", name: "whereami", localEndpoints: 2 }, "1.11");
+    assert.deepEqual(plan.healthServers, [
+      {
+        ns: "pwl-n0",
+        node: "aks-nodepool1-31351229-0",
+        service: "default/whereami",
+        port: 32364,
+        localEndpoints: 2,
+        status: 200,
+        responses: {
+          keepAlive: `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: ${HEALTH_DATE}\r\nContent-Length: 89\r\n\r\n${body}`,
+          close: `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nDate: ${HEALTH_DATE}\r\nContent-Length: 89\r\n\r\n${body}`,
+        },
+      },
+    ]);
+    const prober = plan.prober;
+    assert.ok(prober);
+    assert.equal(prober.ns, AZ_NS);
+    assert.equal(prober.source, "168.63.129.16");
+    assert.ok(configBatch(plan, AZ_NS).includes("addr add 168.63.129.16/32 dev lo"));
+    assert.deepEqual(
+      prober.targets.map((x) => [
+        x.protocol,
+        x.nodeIp,
+        x.port,
+        x.path,
+        x.intervalMs,
+        x.threshold,
+        x.initiallyUp,
+      ]),
+      [["Http", "10.13.76.4", 32364, "/healthz", 5000, 2, true]],
+    );
+    const [target] = prober.targets;
+    assert.ok(target && target.offsetMs >= 0 && target.offsetMs < 5000);
+    assert.deepEqual(prober.frontends, [
+      { vip: "13.93.66.174", backends: [{ nodeIp: "10.13.76.4", dev: "pwl-n0", target: target.key }] },
+    ]);
+  });
+
+  it("seed-cluster: a Tcp probe of the node port, no health check server; aks-today: current layout's fields", () => {
+    const plan = labPlan(twin("seed-cluster"));
+    assert.deepEqual(plan.healthServers, []);
+    assert.deepEqual(
+      plan.prober?.targets.map((x) => [x.protocol, x.nodeIp, x.port, x.path, x.threshold]),
+      [["Tcp", "10.13.76.4", 30064, null, 2]],
+    );
+    const today = labPlan(twin("aks-today"));
+    assert.deepEqual(
+      today.healthServers.map((h) => [h.ns, h.service, h.port, h.status]),
+      [
+        ["pwl-n0", "default/web-local", 32005, 200],
+        ["pwl-n1", "default/web-local", 32005, 200],
+        ["pwl-n2", "default/web-local", 32005, 200],
+      ],
+    );
+    assert.match(
+      today.healthServers[0]?.responses.keepAlive ?? "",
+      /^HTTP\/1\.1 200 OK\r\nContent-Type: application\/json\r\nX-Content-Type-Options: nosniff\r\nX-Load-Balancing-Endpoint-Weight: 1\r\nDate: @DATE@\r\nContent-Length: 120\r\n\r\n\{\n\t"service"/,
+    );
+  });
+
+  it("a frontend without a healthy backend gets a blackhole route (Azure drops silently)", () => {
+    const t = twin("seed-local");
+    const hollow = {
+      ...t,
+      nodes: t.nodes.map((n) => ({
+        ...n,
+        healthChecks: n.healthChecks.map((h) => ({ ...h, localEndpoints: 0 })),
+      })),
+    };
+    const plan = labPlan(hollow);
+    assert.ok(configBatch(plan, AZ_NS).includes("route add blackhole 13.93.66.174/32"));
+    assert.equal(plan.healthServers[0]?.status, 503);
+    assert.equal(plan.prober?.targets[0]?.initiallyUp, false);
   });
 
   it("aks-today: transparent mode, and a multipath route with the layer-4 hash for several backends", () => {

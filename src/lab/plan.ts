@@ -1,8 +1,16 @@
-import { formatIpv4, parseIpNet } from "../core/ip.ts";
-import { type ResolvedRule, resolveTopology } from "../dataplane/sim/fabric/topology.ts";
+import { formatIpv4, parseIpNet, parseIpv4 } from "../core/ip.ts";
+import { serviceHealthApp } from "../dataplane/sim/endpoints/apps/kube-proxy-health.ts";
+import { httpDate } from "../dataplane/sim/endpoints/http.ts";
+import { text, utf8 } from "../dataplane/sim/endpoints/segment.ts";
+import { hashString } from "../dataplane/sim/fabric/flow-hash.ts";
+import { PROBE_SOURCE } from "../dataplane/sim/fabric/probes.ts";
+import { probeThreshold, type ResolvedRule, resolveTopology } from "../dataplane/sim/fabric/topology.ts";
 import type { Netns, NodeState } from "../model/node.ts";
 import type { Twin } from "../model/twin.ts";
 import { iptablesSave } from "../outputs/emulate/node/iptables-save.ts";
+import { type LabRoute, routeArgs, vipRoute } from "./route.ts";
+
+export type { LabRoute } from "./route.ts";
 
 /**
  * The real-kernel lab's plan: the twin as network namespaces, veth pairs, bridges, addresses,
@@ -23,7 +31,10 @@ import { iptablesSave } from "../outputs/emulate/node/iptables-save.ts";
  * Azure's SDN answers every ARP), routes node and pod IPs to their node (the SDN delivers a NIC's
  * secondary IPs to the NIC) and each LB frontend to its healthy backend nodes, floating IP: the
  * destination stays the VIP. Several backends: a multipath route hashed on the 5-tuple
- * (fib_multipath_hash_policy=3 with the 5-tuple's fields; see sysctls()). The probes are judged once, from the twin (no probe loop yet).
+ * (fib_multipath_hash_policy=3 with the 5-tuple's fields; see sysctls()). Those routes are the probes'
+ * static judgement (probeHealth); once the lab is up, the prober (src/lab/prober.ts, from
+ * 168.63.129.16, an address of pwl-az) probes kube-proxy's real health check servers and node ports
+ * and rewrites them.
  */
 
 export const LAB_PREFIX = "pwl-";
@@ -76,19 +87,6 @@ export interface LabAddress {
   readonly noPrefixRoute: boolean;
 }
 
-export interface LabRoute {
-  readonly ns: string;
-  /** `default`, a CIDR or a host address. */
-  readonly dst: string;
-  readonly via: string | null;
-  readonly dev: string | null;
-  readonly scope: "link" | null;
-  readonly src: string | null;
-  readonly metric: number | null;
-  /** Multipath: one next hop per backend (then via/dev are null). */
-  readonly nexthops: readonly { readonly via: string; readonly dev: string }[];
-}
-
 export interface LabNeighbour {
   readonly ns: string;
   readonly ip: string;
@@ -121,6 +119,67 @@ export interface LabFrontend {
   readonly probes: readonly { readonly nodeIp: string; readonly healthy: boolean; readonly why: string }[];
 }
 
+/** kube-proxy's health check server of one Local service on one node. */
+export interface LabHealthServer {
+  readonly ns: string;
+  readonly node: string;
+  /** The service's `namespace/name`. */
+  readonly service: string;
+  /** Its healthCheckNodePort. */
+  readonly port: number;
+  readonly localEndpoints: number;
+  /** 200 with local endpoints, else 503. */
+  readonly status: number;
+  /**
+   * The simulator's answer (serviceHealthApp), whole, to any request that keeps the connection
+   * open and to one that closes it; HEALTH_DATE stands for the Date field's value.
+   */
+  readonly responses: { readonly keepAlive: string; readonly close: string };
+}
+
+/** Stands for the answer's Date in LabHealthServer.responses (the server puts the real date in). */
+export const HEALTH_DATE = "@DATE@";
+
+/** One Azure probe of one backend node, as the simulator's probe scheduler (fabric/probes.ts) has it. */
+export interface LabProbeTarget {
+  /** `<probe id, lower case>|<node IP>`. */
+  readonly key: string;
+  readonly lb: string;
+  readonly probe: string;
+  readonly protocol: "Tcp" | "Http" | "Https";
+  readonly nodeIp: string;
+  readonly port: number;
+  /** Http(s): the request path (`/` when the probe has none); Tcp: null. */
+  readonly path: string | null;
+  readonly intervalMs: number;
+  /** Consecutive equal results that flip the backend (probeThreshold, 2019: numberOfProbes). */
+  readonly threshold: number;
+  /** The first probe comes this long after the prober starts: the simulator's offset, from the seed. */
+  readonly offsetMs: number;
+  /** Unanswered this long: a failure (the simulator waits 5 s; never beyond the interval). */
+  readonly timeoutMs: number;
+  /** The static judgement (probeHealth): the backend's state until the prober's first verdicts. */
+  readonly initiallyUp: boolean;
+}
+
+export interface LabProbedFrontend {
+  readonly vip: string;
+  /** The lab nodes behind the VIP, in pool order, each with the target judging it (null: no probe, always up). */
+  readonly backends: readonly {
+    readonly nodeIp: string;
+    readonly dev: string;
+    readonly target: string | null;
+  }[];
+}
+
+export interface LabProber {
+  readonly ns: string;
+  /** 168.63.129.16, an address of pwl-az's loopback. */
+  readonly source: string;
+  readonly targets: readonly LabProbeTarget[];
+  readonly frontends: readonly LabProbedFrontend[];
+}
+
 export interface LabPlan {
   readonly scenario: string;
   readonly cniMode: "bridge" | "transparent";
@@ -135,7 +194,11 @@ export interface LabPlan {
   /** Per node, the ruleset as iptables-save prints it: input for iptables-restore. */
   readonly iptables: readonly { readonly ns: string; readonly node: string; readonly text: string }[];
   readonly servers: readonly LabServer[];
+  /** kube-proxy's health check servers, one per node and Local service. */
+  readonly healthServers: readonly LabHealthServer[];
   readonly frontends: readonly LabFrontend[];
+  /** The LB's probe loop; null when no frontend has a probed backend. */
+  readonly prober: LabProber | null;
 }
 
 export class LabPlanError extends Error {}
@@ -217,6 +280,7 @@ function route(ns: string, r: Partial<Omit<LabRoute, "ns" | "dst">> & { dst: str
     src: r.src ?? null,
     metric: r.metric ?? null,
     nexthops: r.nexthops ?? [],
+    blackhole: r.blackhole ?? false,
   };
 }
 
@@ -280,6 +344,70 @@ function probeHealth(rule: ResolvedRule, node: NodeState | undefined): { healthy
     : { healthy: false, why: `${probe.protocol} ${probe.port}: 503, no local endpoint` };
 }
 
+/** kube-proxy's answers, from the simulator's own app (one request keeping the connection, one closing it). */
+function healthServer(
+  ns: string,
+  node: NodeState,
+  hc: NodeState["healthChecks"][number],
+  now: number,
+): LabHealthServer {
+  const app = serviceHealthApp(() => hc, node.kubeProxy.layout);
+  const nowUs = now * 1_000_000;
+  const answer = (fields: string): string => {
+    const request = `GET / HTTP/1.1\r\nHost: ${node.ip}:${hc.port}\r\n${fields}\r\n`;
+    const reply = app.respond({
+      bytes: utf8(request),
+      local: { ip: parseIpv4(node.ip) ?? 0, port: hc.port },
+      remote: { ip: parseIpv4(PROBE_SOURCE) ?? 0, port: 49152 },
+      now: nowUs,
+    });
+    const date = `\r\nDate: ${httpDate(nowUs)}\r\n`;
+    const response = reply ? text(reply.bytes) : "";
+    if (!response.includes(date))
+      throw new LabPlanError(`kube-proxy's health check answer for ${hc.namespace}/${hc.name} has no Date`);
+    return response.replace(date, `\r\nDate: ${HEALTH_DATE}\r\n`);
+  };
+  const keepAlive = answer("");
+  return {
+    ns,
+    node: node.name,
+    service: `${hc.namespace}/${hc.name}`,
+    port: hc.port,
+    localEndpoints: hc.localEndpoints,
+    status: Number(keepAlive.split(" ")[1]),
+    responses: { keepAlive, close: answer("Connection: close\r\n") },
+  };
+}
+
+/** The simulator's probe target for a rule's probe and a backend (fabric/probes.ts addTarget). */
+function probeTarget(
+  twin: Twin,
+  rule: ResolvedRule,
+  nodeIp: string,
+  node: NodeState | undefined,
+): LabProbeTarget | null {
+  const probe = rule.probe;
+  if (!probe) return null;
+  const intervalMs = Math.max(1, probe.intervalInSeconds) * 1000;
+  const http = probe.protocol !== "Tcp";
+  return {
+    key: `${probe.id.toLowerCase()}|${nodeIp}`,
+    lb: rule.lb.name,
+    probe: probe.name,
+    protocol: probe.protocol,
+    nodeIp,
+    port: probe.port,
+    path: http ? (probe.requestPath ?? "/") : null,
+    intervalMs,
+    threshold: probeThreshold(probe),
+    // The scheduler keys its offset hash by the node IP as a number.
+    offsetMs:
+      hashString(twin.scenario.seed >>> 0, `${probe.id.toLowerCase()}|${parseIpv4(nodeIp)}`) % intervalMs,
+    timeoutMs: Math.min(5000, intervalMs),
+    initiallyUp: probeHealth(rule, node).healthy,
+  };
+}
+
 export function labPlan(twin: Twin): LabPlan {
   const b: Builder = {
     namespaces: [],
@@ -292,11 +420,13 @@ export function labPlan(twin: Twin): LabPlan {
   };
   const iptables: { ns: string; node: string; text: string }[] = [];
   const servers: LabServer[] = [];
+  const healthServers: LabHealthServer[] = [];
   const podByName = new Map(twin.k8s.pods.map((p) => [`${p.meta.namespace}/${p.meta.name}`, p]));
 
   b.namespaces.push({ name: AZ_NS, role: "azure", twinName: "azure", ip: null });
   b.sysctls.push(...sysctls(AZ_NS, "azure"));
-  const azGateways = new Set<string>([HOSTS_GATEWAY]);
+  // pwl-az's own addresses: the gateways, and the probes' source.
+  const azGateways = new Set<string>([HOSTS_GATEWAY, PROBE_SOURCE]);
   for (const s of twin.azure.vnet.subnets) {
     const gw = gatewayOf(s.addressPrefix);
     if (gw) azGateways.add(gw);
@@ -324,16 +454,17 @@ export function labPlan(twin: Twin): LabPlan {
       b.sysctls.push(...sysctls(name, "pod"));
     });
 
-    // Links, made from inside the node: bridges, the NIC (its peer in pwl-az), the pods' veths.
-    for (const itf of host.interfaces) {
+    // Links, made from inside the node: bridges, the NIC (its peer in pwl-az), the pods' veths, in
+    // the twin's ifindex order. The order matters: where the out device has no address (a pod's
+    // veth in transparent mode), MASQUERADE takes the first global address of the namespace's
+    // devices in that order (inet_select_addr), so eth0 must come before docker0 as on a node.
+    const ordered = [...host.interfaces].sort((x, y) => x.index - y.index);
+    let gatewayMac = AZURE_GATEWAY_MAC;
+    for (const itf of ordered) {
       if (itf.kind === "bridge") {
         checkIfName(itf.name);
         b.links.push({ kind: "bridge", ns: nodeNs, name: itf.name });
-      }
-    }
-    let gatewayMac = AZURE_GATEWAY_MAC;
-    for (const itf of host.interfaces) {
-      if (itf.kind === "ether") {
+      } else if (itf.kind === "ether") {
         checkIfName(itf.name);
         b.links.push({ kind: "veth", ns: nodeNs, name: itf.name, peerNs: AZ_NS, peerName: azSide });
       } else if (itf.kind === "veth") {
@@ -382,6 +513,7 @@ export function labPlan(twin: Twin): LabPlan {
     }
 
     iptables.push({ ns: nodeNs, node: node.name, text: iptablesSave(node, [], twin.now).stdout });
+    for (const hc of node.healthChecks) healthServers.push(healthServer(nodeNs, node, hc, twin.now));
   });
 
   twin.hosts.forEach((h, k) => {
@@ -414,6 +546,8 @@ export function labPlan(twin: Twin): LabPlan {
   // The load balancer: each frontend to the healthy backends of its floating-IP rules.
   const nodeByIp = new Map(twin.nodes.map((n, i) => [n.ip, { node: n, dev: `${LAB_PREFIX}n${i}` }]));
   const frontends: LabFrontend[] = [];
+  const targets = new Map<string, LabProbeTarget>();
+  const probed: LabProbedFrontend[] = [];
   const byVip = new Map<string, ResolvedRule[]>();
   for (const r of resolveTopology(twin.azure).rules) {
     if (!r.rule.enableFloatingIp) continue;
@@ -424,22 +558,30 @@ export function labPlan(twin: Twin): LabPlan {
   for (const [vip, rules] of byVip) {
     const probes: { nodeIp: string; healthy: boolean; why: string }[] = [];
     const healthy: string[] = [];
+    const backends: { nodeIp: string; dev: string; target: string | null }[] = [];
+    // A backend is judged by the probe of the first rule listing it (a route cannot tell ports apart).
     for (const r of rules) {
       for (const be of r.backends) {
         if (probes.some((p) => p.nodeIp === be.nodeIpText)) continue;
-        const h = probeHealth(r, nodeByIp.get(be.nodeIpText)?.node);
+        const lab = nodeByIp.get(be.nodeIpText);
+        const h = probeHealth(r, lab?.node);
         probes.push({ nodeIp: be.nodeIpText, ...h });
-        if (h.healthy && nodeByIp.has(be.nodeIpText)) healthy.push(be.nodeIpText);
+        if (!lab) continue;
+        if (h.healthy) healthy.push(be.nodeIpText);
+        const t = probeTarget(twin, r, be.nodeIpText, lab.node);
+        if (t && !targets.has(t.key)) targets.set(t.key, t);
+        backends.push({ nodeIp: be.nodeIpText, dev: lab.dev, target: t?.key ?? null });
       }
     }
     frontends.push({ vip, backends: healthy, probes });
+    probed.push({ vip, backends });
     const hops = healthy.map((ip) => ({ via: ip, dev: (nodeByIp.get(ip) as { dev: string }).dev }));
-    const [only] = hops;
-    if (hops.length === 1 && only)
-      b.routes.push(route(AZ_NS, { dst: `${vip}/32`, via: only.via, dev: only.dev }));
-    else if (hops.length > 1) b.routes.push(route(AZ_NS, { dst: `${vip}/32`, nexthops: hops }));
-    // No healthy backend: no route, the VIP is unreachable (Azure drops the flow).
+    // No healthy backend: a blackhole, Azure drops the flow without an answer.
+    b.routes.push(vipRoute(AZ_NS, vip, hops));
   }
+  // Whatever nobody in the VNet owns (a service IP that left a node unNATed, the internet) Azure's
+  // SDN drops without an answer, as the twin's fabric does: no ICMP "network unreachable".
+  b.routes.push(route(AZ_NS, { dst: "default", blackhole: true }));
 
   const seen = new Set<string>();
   for (const n of b.namespaces) {
@@ -459,7 +601,12 @@ export function labPlan(twin: Twin): LabPlan {
     neighbours: b.neighbours,
     iptables,
     servers,
+    healthServers,
     frontends,
+    prober:
+      targets.size > 0
+        ? { ns: AZ_NS, source: PROBE_SOURCE, targets: [...targets.values()], frontends: probed }
+        : null,
   };
 }
 
@@ -475,15 +622,7 @@ export function linkBatch(plan: LabPlan, ns: string): string[] {
 }
 
 function routeLine(r: LabRoute): string {
-  if (r.nexthops.length > 0)
-    return `route add ${r.dst} ${r.nexthops.map((h) => `nexthop via ${h.via} dev ${h.dev}`).join(" ")}`;
-  const parts = ["route", "add", r.dst];
-  if (r.via) parts.push("via", r.via);
-  if (r.dev) parts.push("dev", r.dev);
-  if (r.scope) parts.push("scope", r.scope);
-  if (r.src) parts.push("src", r.src);
-  if (r.metric !== null) parts.push("metric", String(r.metric));
-  return parts.join(" ");
+  return ["route", "add", ...routeArgs(r)].join(" ");
 }
 
 /** `ip -n NS -batch -` lines that configure `ns` once every link exists: settings, addresses, routes, ARP. */
@@ -492,7 +631,18 @@ export function configBatch(plan: LabPlan, ns: string): string[] {
   const settings = plan.linkSettings.filter((s) => s.ns === ns);
   for (const s of settings) if (s.mac) lines.push(`link set dev ${s.dev} address ${s.mac}`);
   for (const s of settings) if (s.master) lines.push(`link set dev ${s.dev} master ${s.master}`);
+  // Azure CNI turns hairpin on for each pod's host veth (azure-container-networking,
+  // LinuxBridgeEndpointClient.AddEndpointRules: "Setting hairpin for hostveth"): a pod that reaches
+  // its own service through the bridge gets its packet back out of the port it came in on.
+  for (const s of settings)
+    if (s.master && plan.links.some((l) => l.kind === "bridge" && l.ns === ns && l.name === s.master))
+      lines.push(`link set dev ${s.dev} type bridge_slave hairpin on`);
   for (const s of settings) if (s.up) lines.push(`link set dev ${s.dev} up`);
+  // Azure's SDN answers ARP at once; Linux delays a proxy ARP reply by up to proxy_delay (0.8 s),
+  // long enough for a client's SYN to be retransmitted (lab verify saw the extra packet cross a
+  // node's FORWARD chain). Per device: a namespace other than the host's has no `default` to set.
+  if (ns === AZ_NS)
+    for (const s of settings) lines.push(`ntable change name arp_cache dev ${s.dev} proxy_delay 0`);
   for (const a of plan.addresses.filter((x) => x.ns === ns))
     lines.push(
       `addr add ${a.cidr}${a.broadcast ? ` brd ${a.broadcast}` : ""} dev ${a.dev}${a.noPrefixRoute ? " noprefixroute" : ""}`,

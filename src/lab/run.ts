@@ -13,9 +13,11 @@ import {
   statSync,
   writeSync,
 } from "node:fs";
-import { dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   configBatch,
+  HEALTH_DATE,
   LAB_PREFIX,
   type LabFrontend,
   type LabNamespace,
@@ -23,10 +25,12 @@ import {
   linkBatch,
   SERVER_MARKER,
 } from "./plan.ts";
+import { probeStatePath } from "./probe-state.ts";
 
 /**
  * The lab's I/O shell: carries out a LabPlan with iproute2, sysctl (inside lab namespaces only),
- * iptables-restore and the pod servers; removes it all again. Safety, in code:
+ * iptables-restore, the pod servers, kube-proxy's health check servers and the LB's prober
+ * (prober.ts, in pwl-az); removes it all again. Safety, in code:
  * - every namespace name starts with `pwl-` and is written to the ledger before it is created; the
  *   links made inside them are recorded too, processes right after they start (their namespace
  *   already is, and lab down kills whatever runs in a lab namespace);
@@ -39,8 +43,12 @@ import {
 export const LEDGER_VERSION = 1;
 
 export interface LedgerProcess {
+  /** A pod's server, kube-proxy's health check server of a service, the LB's prober (absent: pod). */
+  readonly kind?: "pod" | "health" | "prober";
   readonly ns: string;
+  /** The pod (`namespace/name`); for the others what it serves (`kube-proxy default/web`, `azure-lb-prober`). */
   readonly pod: string;
+  /** The port it listens on; 0 for the prober. */
   readonly port: number;
   /** null until spawn returned (the ledger says it is about to start). Leader of its own group. */
   readonly pid: number | null;
@@ -199,11 +207,19 @@ function nsInode(ns: string): number | null {
   }
 }
 
+/** Whether `pid` runs inside namespace `ns`. */
+function inNs(pid: number, ns: string): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`) === `net:[${nsInode(ns)}]`;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `pid` is inside namespace `ns` and listens on TCP `port` there. */
 function listening(pid: number, ns: string, port: number): boolean {
   try {
-    const link = readlinkSync(`/proc/${pid}/ns/net`);
-    if (link !== `net:[${nsInode(ns)}]`) return false;
+    if (!inNs(pid, ns)) return false;
     const hex = port.toString(16).toUpperCase().padStart(4, "0");
     return readFileSync(`/proc/${pid}/net/tcp`, "utf8")
       .split("\n")
@@ -226,6 +242,58 @@ require("http").createServer((q, s) => {
 }).listen(Number(port), "0.0.0.0");
 process.on("SIGTERM", () => process.exit(0));
 `;
+
+/**
+ * kube-proxy's health check server of one service: any method and path get the plan's answer
+ * (the simulator's), the real date in place of HEALTH_DATE; closing as Go does when the request
+ * asks (HTTP/1.0 without keep-alive, Connection: close), else the connection stays open.
+ */
+export const HEALTH_JS = `
+const [, , port, answers] = process.argv;
+const { keepAlive, close } = JSON.parse(answers);
+require("net").createServer((c) => {
+  let buf = Buffer.alloc(0);
+  c.on("error", () => {});
+  c.on("data", (d) => {
+    buf = Buffer.concat([buf, d]);
+    for (;;) {
+      const end = buf.indexOf("\\r\\n\\r\\n");
+      if (end < 0) return;
+      const lines = buf.subarray(0, end).toString("latin1").split("\\r\\n");
+      const field = (name) => {
+        for (const l of lines.slice(1)) {
+          const i = l.indexOf(":");
+          if (i > 0 && l.slice(0, i).trim().toLowerCase() === name) return l.slice(i + 1).trim().toLowerCase();
+        }
+        return "";
+      };
+      const used = end + 4 + (Number(field("content-length")) || 0);
+      if (buf.length < used) return;
+      buf = buf.subarray(used);
+      const version = lines[0].split(" ")[2] || "";
+      const conn = field("connection");
+      const closing = version === "HTTP/1.0" ? !conn.includes("keep-alive") : conn.includes("close");
+      c.write((closing ? close : keepAlive).replace(${JSON.stringify(HEALTH_DATE)}, new Date().toUTCString()));
+      if (closing) return void c.end();
+    }
+  });
+}).listen(Number(port), "0.0.0.0");
+process.on("SIGTERM", () => process.exit(0));
+`;
+
+/** The prober's module, next to this one (.ts from the sources with tsx's loader, .js once built). */
+function proberArgv(): string[] {
+  const ts = import.meta.url.endsWith(".ts");
+  const script = fileURLToPath(new URL(ts ? "./prober.ts" : "./prober.js", import.meta.url));
+  if (!ts) return [script];
+  let loader = "tsx";
+  try {
+    loader = import.meta.resolve("tsx");
+  } catch {
+    // resolved from the working directory then
+  }
+  return ["--import", loader, script];
+}
 
 // ------------------------------------------------------------------------------------- isolation
 
@@ -355,7 +423,7 @@ export async function labUp(plan: LabPlan, ledgerPath: string, o: UpOptions): Pr
           ]
         : [{ ns: l.ns, name: l.name }],
     ),
-    processes: plan.servers.map((s) => ({ ns: s.ns, pod: s.pod, port: s.port, pid: null })),
+    processes: labProcesses(plan, ledgerPath).map((p) => p.entry),
     hosts: plan.namespaces,
     frontends: plan.frontends,
     warnings: [],
@@ -411,45 +479,77 @@ export async function labUp(plan: LabPlan, ledgerPath: string, o: UpOptions): Pr
   }
   o.log(`loaded the rulesets of ${plan.iptables.length} node(s)`);
   const processes: LedgerProcess[] = [];
-  for (const s of plan.servers) {
+  const ready = (p: LedgerProcess) =>
+    p.kind === "prober"
+      ? proberStarted(p.pid as number, ledgerPath)
+      : listening(p.pid as number, p.ns, p.port);
+  const waitReady = async () => {
+    const deadline = Date.now() + 10_000;
+    for (const p of processes)
+      while (!ready(p)) {
+        step();
+        if (Date.now() > deadline)
+          throw new LabError(
+            p.kind === "prober"
+              ? "The LB's prober did not start"
+              : `The server of ${p.pod} did not start listening on ${p.port}`,
+          );
+        await new Promise((r) => setTimeout(r, 25));
+      }
+  };
+  for (const w of labProcesses(plan, ledgerPath)) {
     step();
-    const child = spawn(
-      "ip",
-      [
-        "netns",
-        "exec",
-        own(s.ns),
-        process.execPath,
-        "-e",
-        SERVER_JS,
-        SERVER_MARKER,
-        s.pod,
-        s.podIp,
-        s.node,
-        String(s.port),
-      ],
-      { detached: true, stdio: "ignore" },
-    );
+    // The prober probes the servers: they listen first.
+    if (w.entry.kind === "prober") await waitReady();
+    const child = spawn("ip", ["netns", "exec", own(w.entry.ns), process.execPath, ...w.args], {
+      detached: true,
+      stdio: "ignore",
+    });
     child.on("error", () => {});
     child.unref();
-    if (child.pid === undefined) throw new LabError(`Cannot start the server of ${s.pod}`);
-    processes.push({ ns: s.ns, pod: s.pod, port: s.port, pid: child.pid });
+    if (child.pid === undefined) throw new LabError(`Cannot start the server of ${w.entry.pod}`);
+    processes.push({ ...w.entry, pid: child.pid });
     ledger = { ...ledger, processes: [...processes, ...ledger.processes.slice(processes.length)] };
     writeLedger(ledgerPath, ledger);
   }
-  const deadline = Date.now() + 10_000;
-  for (const p of processes) {
-    while (!listening(p.pid as number, p.ns, p.port)) {
-      step();
-      if (Date.now() > deadline)
-        throw new LabError(`The server of ${p.pod} did not start listening on ${p.port}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-  o.log(`started ${processes.length} pod server(s)`);
+  await waitReady();
+  const count = (k: LedgerProcess["kind"]) => processes.filter((p) => p.kind === k).length;
+  o.log(
+    `started ${count("pod")} pod server(s), ${count("health")} health check server(s)${count("prober") > 0 ? " and the LB's prober" : ""}`,
+  );
   ledger = { ...ledger, state: "up", processes, warnings };
   writeLedger(ledgerPath, ledger);
   return ledger;
+}
+
+/** What lab up starts, in order, with node's arguments: pod servers, health check servers, the prober. */
+function labProcesses(plan: LabPlan, ledgerPath: string): { entry: LedgerProcess; args: string[] }[] {
+  const out: { entry: LedgerProcess; args: string[] }[] = [];
+  for (const s of plan.servers)
+    out.push({
+      entry: { kind: "pod", ns: s.ns, pod: s.pod, port: s.port, pid: null },
+      args: ["-e", SERVER_JS, SERVER_MARKER, s.pod, s.podIp, s.node, String(s.port)],
+    });
+  for (const h of plan.healthServers)
+    out.push({
+      entry: { kind: "health", ns: h.ns, pod: `kube-proxy ${h.service}`, port: h.port, pid: null },
+      args: ["-e", HEALTH_JS, SERVER_MARKER, String(h.port), JSON.stringify(h.responses)],
+    });
+  if (plan.prober)
+    out.push({
+      entry: { kind: "prober", ns: own(plan.prober.ns), pod: "azure-lb-prober", port: 0, pid: null },
+      args: [...proberArgv(), SERVER_MARKER, probeStatePath(ledgerPath), JSON.stringify(plan.prober)],
+    });
+  return out;
+}
+
+/** The prober has written its first state (it does before its first probe). */
+function proberStarted(pid: number, ledgerPath: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(probeStatePath(ledgerPath), "utf8")) as { pid?: number }).pid === pid;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -553,6 +653,13 @@ export function labDown(ledgerPath: string): DownReport {
     ...hostLabLinks().map((l) => `host link ${l}`),
   ];
   if (left.length === 0) {
+    const probes = probeStatePath(ledgerPath);
+    rmSync(probes, { force: true });
+    // A prober killed while writing leaves its temp file.
+    const dir = dirname(probes);
+    if (existsSync(dir))
+      for (const f of readdirSync(dir))
+        if (f.startsWith(`${basename(probes)}.tmp-`)) rmSync(join(dir, f), { force: true });
     rmSync(ledgerPath, { force: true });
     rmSync(`${ledgerPath}.tmp-${process.pid}`, { force: true });
   }
@@ -575,7 +682,9 @@ export function labStatus(ledgerPath: string): LabStatus {
   const ledger = readLedger(ledgerPath);
   const now = new Set(labNamespacesNow());
   const listed = new Set(ledger?.namespaces ?? []);
-  const alive = (ledger?.processes ?? []).filter((p) => p.pid !== null && listening(p.pid, p.ns, p.port));
+  const alive = (ledger?.processes ?? []).filter(
+    (p) => p.pid !== null && (p.kind === "prober" ? inNs(p.pid, p.ns) : listening(p.pid, p.ns, p.port)),
+  );
   return {
     ledger,
     namespacesPresent: [...listed].filter((n) => now.has(n)),

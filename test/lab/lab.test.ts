@@ -1,12 +1,15 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { hostLabLinks, labNamespacesNow, labPreflight, labProcessesNow } from "../../src/lab/run.ts";
-import { processIo, processStore } from "../../src/outputs/cli/io.ts";
-import { run } from "../../src/outputs/cli/main.ts";
+import {
+  finished as finishedBoth,
+  labCli,
+  labSkipReason,
+  labLeftovers as leftovers,
+  startCli,
+} from "./support.ts";
 
 /**
  * The real-kernel lab end to end (issue 6's first slice): `packetwalk lab up` run as a child process
@@ -16,65 +19,19 @@ import { run } from "../../src/outputs/cli/main.ts";
  */
 
 const NODE = "aks-nodepool1-31351229-0";
-const ROOT = new URL("../../", import.meta.url).pathname;
-const ENTRY = join(ROOT, "test/lab/cli-entry.ts");
-
-function skipReason(): string | null {
-  const why = labPreflight(["ip", "iptables-restore", "conntrack", "curl", "sysctl"]);
-  if (why) return why;
-  if (labNamespacesNow().length > 0) return "a pwl- lab is already up on this machine (packetwalk lab down)";
-  return null;
-}
-const SKIP = skipReason();
+const SKIP = labSkipReason(["ip", "iptables-restore", "conntrack", "curl", "sysctl"]);
 
 let home = "";
-
-function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
-  let stdout = "";
-  let stderr = "";
-  const code = run(args, {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-    readFile: processIo.readFile,
-    store: processStore(home),
-  });
-  return { code, stdout, stderr };
-}
-
-function startUp(scenario: string): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", ENTRY, "lab", "up", "--scenario", scenario], {
-    cwd: ROOT,
-    env: { ...process.env, PACKETWALK_HOME: home },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-}
-
-function finished(child: ChildProcess): Promise<{ code: number | null; signal: string | null; out: string }> {
-  let out = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  return new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal, out })));
-}
+const cli = labCli(() => home);
+const startUp = (scenario: string) => startCli(home, "lab", "up", "--scenario", scenario);
+const finished = async (child: ReturnType<typeof startUp>) => {
+  const r = await finishedBoth(child);
+  return { ...r, out: r.stdout + r.stderr };
+};
 
 async function up(scenario: string): Promise<void> {
   const r = await finished(startUp(scenario));
   assert.equal(r.code, 0, r.out);
-}
-
-function leftovers(): string[] {
-  return [
-    ...labNamespacesNow().map((n) => `namespace ${n}`),
-    ...labProcessesNow().map((p) => `process ${p}`),
-    ...hostLabLinks().map((l) => `host link ${l}`),
-  ];
 }
 
 function down(): void {

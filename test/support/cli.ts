@@ -36,6 +36,11 @@ function require_cli_error() {
 
 /** The CLI in-process with a kept twin under `dir` (real node:fs, as a user's run has). */
 export function cliIn(dir: string) {
+  return cliStore(() => join(dir, ".packetwalk"));
+}
+
+/** The CLI in-process with its kept state in the directory `store()` names when it runs. */
+export function cliStore(store: () => string) {
   return (...args: string[]) => {
     let stdout = "";
     let stderr = "";
@@ -47,7 +52,7 @@ export function cliIn(dir: string) {
         stderr += t;
       },
       readFile: processIo.readFile,
-      store: processStore(join(dir, ".packetwalk")),
+      store: processStore(store()),
     });
     return { code, stdout, stderr };
   };

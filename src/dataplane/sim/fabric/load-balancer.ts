@@ -90,6 +90,11 @@ export interface AzureLbFabricOptions {
   /** Answers health probes; without it every pool member is always healthy. */
   readonly probe?: ProbeFn;
   readonly recordAllProbes?: boolean;
+  /**
+   * The backend node (its IP) a new flow goes to, instead of the flow hash; null: hash as usual.
+   * `lab verify` pins the backend the real lab's hash chose, to follow the same flow in the twin.
+   */
+  readonly pinBackend?: (p: Packet) => number | null;
 }
 
 const ALL_UP: BackendHealth = { healthyBackends: (rule) => rule.backends };
@@ -100,6 +105,7 @@ export class AzureLbFabric {
   readonly probes: ProbeScheduler | null;
   private readonly health: BackendHealth;
   private readonly seed: number;
+  private readonly pinBackend: ((p: Packet) => number | null) | null;
   /** Keyed by (proto, VIP, frontend port, client, client port). */
   private readonly flows = new FlowTable();
   /**
@@ -114,6 +120,7 @@ export class AzureLbFabric {
   constructor(azure: AzureState, options: AzureLbFabricOptions) {
     this.topology = resolveTopology(azure);
     this.seed = options.seed >>> 0;
+    this.pinBackend = options.pinBackend ?? null;
     this.probes = options.probe
       ? new ProbeScheduler(this.topology, options.probe, {
           seed: this.seed,
@@ -297,6 +304,10 @@ export class AzureLbFabric {
   }
 
   private pick(rr: ResolvedRule, p: Packet, healthy: readonly Backend[]): Backend {
+    const pinned = this.pinBackend?.(p) ?? null;
+    // A pinned backend is taken even when probed down: the caller compares with a real LB's choice.
+    const forced = pinned === null ? undefined : rr.backends.find((b) => b.nodeIp === pinned);
+    if (forced) return forced;
     const h = distributionHash(this.seed, rr.rule.loadDistribution, {
       proto: p.proto,
       src: p.src as number,

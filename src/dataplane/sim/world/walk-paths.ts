@@ -31,6 +31,10 @@ export interface WalkRequest {
   /** HTTP path for TCP. */
   readonly path?: string;
   readonly seed: number;
+  /** The LB backend (node IP) of the client's flow, instead of the flow hash's. */
+  readonly backend?: number;
+  /** Run the LB's health probes (default); false: every backend is up and no probe traffic is made. */
+  readonly probes?: boolean;
 }
 
 export interface WalkPath {
@@ -57,7 +61,17 @@ export function walkPaths(twin: Twin, req: WalkRequest): { paths: WalkPath[]; tr
   const time = start + WALK_DELAY_US;
   const proto = req.proto === "tcp" ? PROTO.tcp : PROTO.udp;
   const { branches, truncated } = enumerateBranches((choose) => {
-    const world = new World(twin, { seed: req.seed, start, probe: probeAnswerer(req.seed) });
+    const world = new World(twin, {
+      seed: req.seed,
+      start,
+      ...(req.probes === false ? {} : { probe: probeAnswerer(req.seed) }),
+      ...(req.backend === undefined
+        ? {}
+        : {
+            pinBackend: (p) =>
+              p.proto === proto && p.src === req.ip && p.sport === req.sport ? (req.backend as number) : null,
+          }),
+    });
     // A hop's conntrack entry is the table's live one, which later packets change (SYN_SENT, then
     // ESTABLISHED...): keep each as it was when its packet had passed.
     const send = world.send.bind(world);

@@ -1,7 +1,7 @@
 import { parseIpv4 } from "../../../core/ip.ts";
 import { seededRng } from "../../../core/rng.ts";
 import type { Frame } from "../../../model/frame.ts";
-import { PROTO } from "../../../model/packet.ts";
+import { type Packet, PROTO } from "../../../model/packet.ts";
 import type { OutsideHost } from "../../../model/scenario.ts";
 import type { Twin } from "../../../model/twin.ts";
 import { AzureLbFabric } from "../fabric/load-balancer.ts";
@@ -45,6 +45,8 @@ export interface WorldOptions {
   readonly start: number;
   /** Answers the LB's probes (connect.ts runs them through the world); without it every backend is up. */
   readonly probe?: (world: World) => ProbeFn;
+  /** New LB flows go to this backend node (its IP) instead of the flow hash's (load-balancer.ts). */
+  readonly pinBackend?: (p: Packet) => number | null;
 }
 
 export class World implements WorldCore {
@@ -97,6 +99,7 @@ export class World implements WorldCore {
       seed: options.seed,
       start: Math.floor(options.start / 1000),
       ...(probe ? { probe } : {}),
+      ...(options.pinBackend ? { pinBackend: options.pinBackend } : {}),
     });
     this.timeline = new Timeline(options.start);
     for (const n of twin.nodes)

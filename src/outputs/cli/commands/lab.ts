@@ -1,8 +1,10 @@
 import { join } from "node:path";
 import type { Command } from "commander";
 import { type LabPlan, LabPlanError, labPlan, resolveHost } from "../../../lab/plan.ts";
+import { readProbeState } from "../../../lab/probes.ts";
 import {
   LabError,
+  LabInterrupted,
   type Ledger,
   labCurl,
   labDown,
@@ -12,6 +14,8 @@ import {
   labUpInterruptible,
   readLedger,
 } from "../../../lab/run.ts";
+import { labVerify, verifyProbeHooks } from "../../../lab/verify.ts";
+import { verifyJson, verifyText } from "../../../lab/verify-report.ts";
 import { CliError, type CliIo, storeDir } from "../io.ts";
 import { currentTwin } from "../state/current.ts";
 import { BUILTIN_SCENARIOS } from "./scenario.ts";
@@ -149,12 +153,26 @@ export function registerLab(program: Command, io: CliIo, setExit: (code: number)
       }
       for (const p of l.processes) {
         const ok = s.serversAlive.includes(p);
-        lines.push(`  server ${p.pod} :${p.port} pid ${p.pid ?? "-"} ${ok ? "listening" : "NOT RUNNING"}`);
-      }
-      for (const f of l.frontends)
+        const what = p.kind === "prober" ? `prober ${p.pod}` : `server ${p.pod} :${p.port}`;
         lines.push(
-          `  LB ${f.vip} -> ${f.backends.length > 0 ? f.backends.join(", ") : "no healthy backend"}`,
+          `  ${what} pid ${p.pid ?? "-"} ${ok ? (p.kind === "prober" ? "running" : "listening") : "NOT RUNNING"}`,
         );
+      }
+      // The prober's verdicts when it has written any, else the plan's static judgement.
+      const probes = readProbeState(ledgerPath(io));
+      if (probes)
+        lines.push(
+          `  LB probes from ${probes.source}: round ${probes.round}${probes.paused ? ", paused" : ""}`,
+        );
+      for (const f of l.frontends) {
+        const p = probes?.frontends.find((x) => x.vip === f.vip);
+        const healthy = p ? p.healthy : f.backends;
+        lines.push(`  LB ${f.vip} -> ${healthy.length > 0 ? healthy.join(", ") : "no healthy backend"}`);
+        for (const b of p?.backends ?? [])
+          lines.push(
+            `    ${b.nodeIp} ${b.up ? "up" : "down"}: ${b.text}${b.result ? ` (${b.consecutive} in a row, ${b.time})` : ""}`,
+          );
+      }
       for (const w of l.warnings) lines.push(`  warning: ${w}`);
       if (s.strays.length > 0) lines.push(`  stray namespaces: ${s.strays.join(", ")}`);
       io.stdout(`${lines.join("\n")}\n`);
@@ -203,6 +221,81 @@ Examples:
     .action((url: string, o: { from: string }) => {
       preflight(["ip"]);
       inHost(o.from, (ns) => labCurl(ns, url));
+    });
+
+  lab
+    .command("verify")
+    .description(
+      "Send the same flows through the lab and the simulator and compare them; exit 1 on any disagreement",
+    )
+    .option(
+      "--scenario <name>",
+      `a built-in (${BUILTIN_SCENARIOS.join(", ")}) or a scenario file (default: the kept twin, else seed-cluster)`,
+    )
+    .option("--flows <n>", "how many flows (each with its own client port)", "200")
+    .option("--timeout <seconds>", "curl's --max-time per flow: what a dropped flow costs", "2")
+    .option("-o, --output <format>", "text or json", "text")
+    .addHelpText(
+      "after",
+      `
+Builds the lab first when none is up and removes it afterwards; a lab that is up must be of the
+same twin. Compared per flow: the outcome, the pod reached, the source address it saw and the
+conntrack entries on every node; over the flows: the spread over pods against the twin's exact
+probabilities, the rules whose iptables-save -c counters moved, and each frontend's healthy backends.
+
+Example:
+  packetwalk lab verify --scenario seed-local --flows 400`,
+    )
+    .action((o: { scenario?: string; flows: string; timeout: string; output: string }) => {
+      preflight(["ip", "iptables-restore", "iptables-save", "conntrack", "curl", "sysctl"]);
+      const flows = Number(o.flows);
+      const timeoutS = Number(o.timeout);
+      if (!Number.isInteger(flows) || flows < 1 || flows > 10000)
+        throw new CliError(`--flows ${o.flows}: expected a whole number from 1 to 10000`);
+      if (!Number.isFinite(timeoutS) || timeoutS <= 0 || timeoutS > 60)
+        throw new CliError(`--timeout ${o.timeout}: expected seconds, more than 0 and at most 60`);
+      if (o.output !== "text" && o.output !== "json")
+        throw new CliError(`-o ${o.output}: expected text or json`);
+      const twin = currentTwin(io, o.scenario);
+      let plan: LabPlan;
+      try {
+        plan = labPlan(twin);
+      } catch (e) {
+        if (e instanceof LabPlanError) throw new CliError(`Cannot build a lab of this twin: ${e.message}`, 1);
+        throw e;
+      }
+      let aborted = false;
+      const onSignal = () => {
+        aborted = true;
+      };
+      const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+      for (const s of signals) process.on(s, onSignal);
+      const path = ledgerPath(io);
+      void labVerify(twin, plan, path, {
+        flows,
+        timeoutS,
+        seed: twin.scenario.seed,
+        log: (l) => io.stderr(`lab verify: ${l}\n`),
+        aborted: () => aborted,
+        ...verifyProbeHooks(path),
+      })
+        .then((report) => {
+          io.stdout(o.output === "json" ? verifyJson(report) : verifyText(report));
+          process.exitCode = report.disagreements.length === 0 ? 0 : 1;
+        })
+        .catch((e: unknown) => {
+          if (e instanceof LabInterrupted || aborted) {
+            io.stderr("packetwalk: lab verify interrupted\n");
+            process.exitCode = 130;
+          } else if (e instanceof LabError) {
+            io.stderr(`packetwalk: ${e.message}\n`);
+            process.exitCode = 1;
+          } else throw e;
+        })
+        .finally(() => {
+          for (const s of signals) process.removeListener(s, onSignal);
+        });
+      setExit(0);
     });
 
   lab
