@@ -4,7 +4,7 @@ import type { SimPath } from "./verify-sim.ts";
 /**
  * `lab verify`'s judgement: the lab's flows against the twin's, field by field, the spread of many
  * flows over the pods against the twin's exact probabilities, the rules' counters and the load
- * balancer's probes. Pure: verify.ts gathers both sides, this decides and render.ts... prints.
+ * balancer's probes. Pure: verify.ts gathers both sides, this decides, verify-report.ts prints.
  */
 
 /** What the lab did with one flow. */
