@@ -52,6 +52,10 @@ export function verifyTargets(twin: Twin, plan: LabPlan): VerifyTarget[] {
   const targets: VerifyTarget[] = [];
   const add = (t: Omit<VerifyTarget, "label">, what: string) =>
     targets.push({ ...t, label: `${t.fromText} -> ${t.toText} (${what})` });
+  const dest = (ip: string, port: number) => ({
+    to: { ip: parseIpv4(ip) as number, port },
+    toText: `${ip}:${port}`,
+  });
   const pods = twin.k8s.pods.filter(
     (p) =>
       !SYSTEM_NAMESPACES.has(p.meta.namespace) &&
@@ -159,22 +163,18 @@ export function verifyTargets(twin: Twin, plan: LabPlan): VerifyTarget[] {
   const vm = twin.hosts.find((h) => h.kind === "vnet");
   const vmNs = vm ? nsOf(vm.name) : null;
   if (vm && vmNs) {
+    const vmClient = {
+      from: { kind: "host", name: vm.name } as Place,
+      fromIp: parseIpv4(vm.ip) as number,
+      fromText: vm.name,
+      ns: vmNs,
+    };
     for (const s of services) {
       const id = `${s.meta.namespace}/${s.meta.name}`;
       for (const port of s.ports.filter((p) => p.protocol === "TCP" && p.nodePort > 0))
         for (const node of twin.nodes)
           add(
-            {
-              kind: "node-port",
-              from: { kind: "host", name: vm.name },
-              fromIp: parseIpv4(vm.ip) as number,
-              fromText: vm.name,
-              ns: vmNs,
-              to: { ip: parseIpv4(node.ip) as number, port: port.nodePort },
-              toText: `${node.ip}:${port.nodePort}`,
-              service: id,
-              vip: null,
-            },
+            { kind: "node-port", ...vmClient, ...dest(node.ip, port.nodePort), service: id, vip: null },
             `${id} NodePort on ${node.name}`,
           );
     }
@@ -182,17 +182,7 @@ export function verifyTargets(twin: Twin, plan: LabPlan): VerifyTarget[] {
       const server = plan.servers.find((x) => x.pod === `${p.meta.namespace}/${p.meta.name}`);
       if (!server) continue;
       add(
-        {
-          kind: "pod-ip",
-          from: { kind: "host", name: vm.name },
-          fromIp: parseIpv4(vm.ip) as number,
-          fromText: vm.name,
-          ns: vmNs,
-          to: { ip: parseIpv4(p.podIP) as number, port: server.port },
-          toText: `${p.podIP}:${server.port}`,
-          service: null,
-          vip: null,
-        },
+        { kind: "pod-ip", ...vmClient, ...dest(p.podIP, server.port), service: null, vip: null },
         `pod ${p.meta.name} directly`,
       );
     }
